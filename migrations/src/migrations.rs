@@ -1,0 +1,34 @@
+//! Embedded diesel migrations (the SQL under `migrations/sql`).
+
+use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+/// Every migration of this crate, embedded at compile time.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("sql");
+
+/// Boxed error of the migration harness.
+pub type MigrationError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Applies every pending migration and returns the versions applied.
+///
+/// Needs a multi-threaded tokio runtime (the harness blocks in place).
+///
+/// # Errors
+/// When the database cannot be reached or a migration fails (it is then rolled back).
+pub async fn run_pending(database_url: &str) -> Result<Vec<String>, MigrationError> {
+    let conn = AsyncPgConnection::establish(database_url).await?;
+    let mut harness = AsyncMigrationHarness::new(conn);
+    let applied = harness.run_pending_migrations(MIGRATIONS)?;
+    Ok(applied.iter().map(ToString::to_string).collect())
+}
+
+/// Lists the versions of migrations not yet applied; empty when the schema is current.
+///
+/// # Errors
+/// When the database cannot be reached.
+pub async fn pending(database_url: &str) -> Result<Vec<String>, MigrationError> {
+    let conn = AsyncPgConnection::establish(database_url).await?;
+    let mut harness = AsyncMigrationHarness::new(conn);
+    let pending = harness.pending_migrations(MIGRATIONS)?;
+    Ok(pending.iter().map(|m| m.name().version().to_string()).collect())
+}

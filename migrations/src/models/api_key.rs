@@ -1,0 +1,67 @@
+//! `api_keys`: hashed bearer keys of merchants.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use crate::schema::api_keys;
+
+/// An API key row. The key itself is never stored, only its SHA-256.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = api_keys, check_for_backend(diesel::pg::Pg))]
+pub struct ApiKey {
+    /// Key id.
+    pub id: Uuid,
+    /// Owning merchant.
+    pub merchant_id: Uuid,
+    /// SHA-256 of the key (32 bytes).
+    pub key_hash: Vec<u8>,
+    /// Non-secret start of the key.
+    pub key_prefix: String,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// When set, the key no longer authenticates.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// An API key to insert.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = api_keys)]
+pub struct NewApiKey<'a> {
+    /// Key id.
+    pub id: Uuid,
+    /// Owning merchant.
+    pub merchant_id: Uuid,
+    /// SHA-256 of the key (32 bytes).
+    pub key_hash: &'a [u8],
+    /// Non-secret start of the key.
+    pub key_prefix: &'a str,
+}
+
+impl NewApiKey<'_> {
+    /// Inserts the key.
+    ///
+    /// # Errors
+    /// Database errors (unique violation on a repeated hash).
+    pub async fn insert(&self, conn: &mut AsyncPgConnection) -> QueryResult<()> {
+        diesel::insert_into(api_keys::table).values(self).execute(conn).await.map(drop)
+    }
+}
+
+/// Returns the merchant owning the active (not revoked) key with this hash, if any.
+///
+/// # Errors
+/// Database errors.
+pub async fn find_active_merchant(
+    conn: &mut AsyncPgConnection,
+    key_hash: &[u8],
+) -> QueryResult<Option<Uuid>> {
+    api_keys::table
+        .filter(api_keys::key_hash.eq(key_hash))
+        .filter(api_keys::revoked_at.is_null())
+        .select(api_keys::merchant_id)
+        .first(conn)
+        .await
+        .optional()
+}

@@ -1,0 +1,102 @@
+//! `idempotency_records`: the stored answers of writes sent with an idempotency key.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use crate::schema::idempotency_records;
+
+/// An idempotency record row.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = idempotency_records, check_for_backend(diesel::pg::Pg))]
+pub struct IdempotencyRecord {
+    /// Merchant scope.
+    pub merchant_id: Uuid,
+    /// Operation scope: `authorize`, `capture`, `void` or `refund`.
+    pub operation: String,
+    /// The key as sent.
+    pub idempotency_key: String,
+    /// SHA-256 of the canonical request.
+    pub request_hash: Vec<u8>,
+    /// Payment the write produced or changed.
+    pub payment_id: Uuid,
+    /// The original answer, replayed as is.
+    pub response: serde_json::Value,
+    /// When the write committed.
+    pub created_at: DateTime<Utc>,
+}
+
+/// An idempotency record to insert.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = idempotency_records)]
+pub struct NewIdempotencyRecord<'a> {
+    /// Merchant scope.
+    pub merchant_id: Uuid,
+    /// Operation scope.
+    pub operation: &'a str,
+    /// The key as sent.
+    pub idempotency_key: &'a str,
+    /// SHA-256 of the canonical request.
+    pub request_hash: &'a [u8],
+    /// Payment the write produced or changed.
+    pub payment_id: Uuid,
+    /// The answer to replay.
+    pub response: &'a serde_json::Value,
+}
+
+impl NewIdempotencyRecord<'_> {
+    /// Inserts the record.
+    ///
+    /// # Errors
+    /// Database errors (a unique violation means a concurrent writer won the key).
+    pub async fn insert(&self, conn: &mut AsyncPgConnection) -> QueryResult<()> {
+        diesel::insert_into(idempotency_records::table)
+            .values(self)
+            .execute(conn)
+            .await
+            .map(drop)
+    }
+}
+
+/// Finds the record of `(merchant, operation, key)`.
+///
+/// # Errors
+/// Database errors.
+pub async fn find(
+    conn: &mut AsyncPgConnection,
+    merchant_id: Uuid,
+    operation: &str,
+    key: &str,
+) -> QueryResult<Option<IdempotencyRecord>> {
+    idempotency_records::table
+        .find((merchant_id, operation, key))
+        .select(IdempotencyRecord::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Takes the transaction-scoped advisory lock of `(merchant, operation, key)` without
+/// waiting. `false` means another transaction holds it: the same key is in flight.
+///
+/// # Errors
+/// Database errors.
+pub async fn try_lock(
+    conn: &mut AsyncPgConnection,
+    merchant_id: Uuid,
+    operation: &str,
+    key: &str,
+) -> QueryResult<bool> {
+    #[derive(QueryableByName)]
+    struct Locked {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        locked: bool,
+    }
+    let scope = format!("idempotency:{merchant_id}:{operation}:{key}");
+    let row: Locked = diesel::sql_query("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked")
+        .bind::<diesel::sql_types::Text, _>(scope)
+        .get_result(conn)
+        .await?;
+    Ok(row.locked)
+}
