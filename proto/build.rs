@@ -8,7 +8,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let protoc = protoc_bin_vendored::protoc_bin_path()?;
     // SAFETY-free: build scripts are single-threaded; prost-build reads PROTOC.
     // `set_var` is unsafe in edition 2024 because of other threads; we have none here.
-    #[expect(unsafe_code, reason = "single-threaded build script sets PROTOC for prost-build")]
+    #[expect(
+        unsafe_code,
+        reason = "single-threaded build script sets PROTOC for prost-build"
+    )]
     unsafe {
         std::env::set_var("PROTOC", protoc);
     }

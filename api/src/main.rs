@@ -1,1 +1,127 @@
-fn main() {}
+//! `payment-api` binary: `serve`, `migrate`, `admin create-merchant`.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use payment_api::config::{AdminCommand, Cli, Command, LogFormat, ServeArgs};
+use payment_api::server::{self, AppState};
+use secrecy::ExposeSecret;
+use tracing_subscriber::EnvFilter;
+
+/// Exit code for configuration and usage errors (also used by clap).
+const EXIT_USAGE: u8 = 2;
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let log_format = match &cli.command {
+        Command::Serve(args) => args.log_format,
+        Command::Migrate(_) | Command::Admin(_) => LogFormat::Text,
+    };
+    init_logging(log_format);
+    let result = match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Migrate(database) => migrate(&database.database_url).await,
+        Command::Admin(AdminCommand::CreateMerchant { database, name }) => {
+            create_merchant(&database.database_url, &name).await
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err((code, message)) => {
+            tracing::error!("{message}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+type Failure = (u8, String);
+
+async fn migrate(database_url: &str) -> Result<(), Failure> {
+    let applied = payment_db::migrations::run_pending(database_url)
+        .await
+        .map_err(|error| (1, format!("migrations failed: {error}")))?;
+    tracing::info!(applied = applied.len(), versions = ?applied, "migrations applied");
+    Ok(())
+}
+
+async fn create_merchant(database_url: &str, name: &str) -> Result<(), Failure> {
+    let mut conn = AsyncPgConnection::establish(database_url)
+        .await
+        .map_err(|error| (1, format!("cannot connect to DATABASE_URL: {error}")))?;
+    let created = payment_api::admin::create_merchant(&mut conn, name)
+        .await
+        .map_err(|error| (1, format!("cannot create merchant: {error}")))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "merchant_id={}", created.merchant_id)
+        .and_then(|()| writeln!(out, "api_key={}", created.api_key.expose_secret()))
+        .map_err(|error| (1, format!("cannot print: {error}")))
+}
+
+async fn serve(args: ServeArgs) -> Result<(), Failure> {
+    let url = &args.database.database_url;
+    let pending = payment_db::migrations::pending(url)
+        .await
+        .map_err(|error| {
+            (
+                1,
+                format!("cannot check migrations on DATABASE_URL: {error}"),
+            )
+        })?;
+    if !pending.is_empty() {
+        return Err((
+            EXIT_USAGE,
+            format!(
+                "refusing to start: {} pending migration(s) {pending:?}; run `payment-api migrate` first",
+                pending.len()
+            ),
+        ));
+    }
+    payment_events::warm_up();
+    let pool_size = usize::try_from(args.database_pool_size).unwrap_or(1);
+    let pool = payment_db::pool::build_pool(url, pool_size, args.database_timeout())
+        .map_err(|error| (EXIT_USAGE, format!("invalid DATABASE_POOL_SIZE: {error}")))?;
+    let body_limit = usize::try_from(args.body_limit_bytes).unwrap_or(usize::MAX);
+    let listener = tokio::net::TcpListener::bind(args.listen_addr)
+        .await
+        .map_err(|error| {
+            (
+                EXIT_USAGE,
+                format!("cannot listen on LISTEN_ADDR {}: {error}", args.listen_addr),
+            )
+        })?;
+    tracing::info!(listen_addr = %args.listen_addr, "serving gRPC and REST");
+    let grace = Duration::from_millis(args.shutdown_grace_ms);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        server::shutdown_signal().await;
+        let _ = stop_tx.send(());
+    };
+    let serving = server::serve(
+        listener,
+        server::router(AppState::new(pool, body_limit)),
+        shutdown,
+    );
+    tokio::pin!(serving);
+    tokio::select! {
+        result = &mut serving => result.map_err(|error| (1, format!("server failed: {error}"))),
+        _ = async { let _ = stop_rx.await; tokio::time::sleep(grace).await } => {
+            tracing::warn!(grace_ms = args.shutdown_grace_ms, "in-flight requests did not finish within the grace period");
+            Ok(())
+        }
+    }
+}

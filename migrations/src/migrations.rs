@@ -30,5 +30,8 @@ pub async fn pending(database_url: &str) -> Result<Vec<String>, MigrationError> 
     let conn = AsyncPgConnection::establish(database_url).await?;
     let mut harness = AsyncMigrationHarness::new(conn);
     let pending = harness.pending_migrations(MIGRATIONS)?;
-    Ok(pending.iter().map(|m| m.name().version().to_string()).collect())
+    Ok(pending
+        .iter()
+        .map(|m| m.name().version().to_string())
+        .collect())
 }

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use diesel_async::AsyncPgConnection;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 
 /// Pool of PostgreSQL connections.
 pub type DbPool = Pool<AsyncPgConnection>;
@@ -29,7 +31,8 @@ pub fn build_pool(
 ) -> Result<DbPool, diesel_async::pooled_connection::deadpool::BuildError> {
     let mut config = ManagerConfig::default();
     config.recycling_method = RecyclingMethod::Verified;
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(database_url, config);
+    let manager =
+        AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(database_url, config);
     Pool::builder(manager)
         .max_size(max_size)
         .wait_timeout(Some(wait_timeout))

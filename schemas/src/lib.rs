@@ -29,11 +29,23 @@ const MAX_VIOLATION_CHARS: usize = 200;
 const ENVELOPE: &str = include_str!("../cloudevent.json");
 const DEAD_LETTER: &str = include_str!("../dead_letter.json");
 const TYPE_SCHEMAS: [(EventType, &str); 5] = [
-    (EventType::Authorized, include_str!("../payment.authorized.json")),
-    (EventType::Declined, include_str!("../payment.declined.json")),
-    (EventType::Captured, include_str!("../payment.captured.json")),
+    (
+        EventType::Authorized,
+        include_str!("../payment.authorized.json"),
+    ),
+    (
+        EventType::Declined,
+        include_str!("../payment.declined.json"),
+    ),
+    (
+        EventType::Captured,
+        include_str!("../payment.captured.json"),
+    ),
     (EventType::Voided, include_str!("../payment.voided.json")),
-    (EventType::Refunded, include_str!("../payment.refunded.json")),
+    (
+        EventType::Refunded,
+        include_str!("../payment.refunded.json"),
+    ),
 ];
 
 /// The CloudEvents `type` of each payment event.
@@ -195,7 +207,10 @@ struct Validators {
 
 static REGISTRY: LazyLock<Registry<'static>> = LazyLock::new(|| {
     let parse = |text: &str| -> Value {
-        #[expect(clippy::expect_used, reason = "schemas are compiled into the crate; a test covers them")]
+        #[expect(
+            clippy::expect_used,
+            reason = "schemas are compiled into the crate; a test covers them"
+        )]
         serde_json::from_str(text).expect("bundled schema is valid JSON")
     };
     let mut resources = vec![(
@@ -203,9 +218,15 @@ static REGISTRY: LazyLock<Registry<'static>> = LazyLock::new(|| {
         Resource::from_contents(parse(ENVELOPE)),
     )];
     for (event_type, text) in TYPE_SCHEMAS {
-        resources.push((event_type.schema_uri(), Resource::from_contents(parse(text))));
+        resources.push((
+            event_type.schema_uri(),
+            Resource::from_contents(parse(text)),
+        ));
     }
-    #[expect(clippy::expect_used, reason = "schemas are compiled into the crate; a test covers them")]
+    #[expect(
+        clippy::expect_used,
+        reason = "schemas are compiled into the crate; a test covers them"
+    )]
     Registry::new()
         .extend(resources)
         .and_then(|builder| builder.prepare())
@@ -214,9 +235,15 @@ static REGISTRY: LazyLock<Registry<'static>> = LazyLock::new(|| {
 
 static VALIDATORS: LazyLock<Validators> = LazyLock::new(|| {
     let build = |text: &str| -> Validator {
-        #[expect(clippy::expect_used, reason = "schemas are compiled into the crate; a test covers them")]
+        #[expect(
+            clippy::expect_used,
+            reason = "schemas are compiled into the crate; a test covers them"
+        )]
         let schema: Value = serde_json::from_str(text).expect("bundled schema is valid JSON");
-        #[expect(clippy::expect_used, reason = "schemas are compiled into the crate; a test covers them")]
+        #[expect(
+            clippy::expect_used,
+            reason = "schemas are compiled into the crate; a test covers them"
+        )]
         jsonschema::options()
             .with_registry(&REGISTRY)
             .should_validate_formats(true)
@@ -354,7 +381,11 @@ mod tests {
             let mut event = sample(EventType::Authorized, "authorized");
             event.data.amount_minor = amount;
             event.data.currency = currency.to_owned();
-            assert_eq!(validate_event(&as_json(&event)).is_ok(), ok, "{amount} {currency}");
+            assert_eq!(
+                validate_event(&as_json(&event)).is_ok(),
+                ok,
+                "{amount} {currency}"
+            );
         }
     }
 

@@ -45,7 +45,11 @@ impl NewApiKey<'_> {
     /// # Errors
     /// Database errors (unique violation on a repeated hash).
     pub async fn insert(&self, conn: &mut AsyncPgConnection) -> QueryResult<()> {
-        diesel::insert_into(api_keys::table).values(self).execute(conn).await.map(drop)
+        diesel::insert_into(api_keys::table)
+            .values(self)
+            .execute(conn)
+            .await
+            .map(drop)
     }
 }
 

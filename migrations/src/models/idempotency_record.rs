@@ -94,9 +94,10 @@ pub async fn try_lock(
         locked: bool,
     }
     let scope = format!("idempotency:{merchant_id}:{operation}:{key}");
-    let row: Locked = diesel::sql_query("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked")
-        .bind::<diesel::sql_types::Text, _>(scope)
-        .get_result(conn)
-        .await?;
+    let row: Locked =
+        diesel::sql_query("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked")
+            .bind::<diesel::sql_types::Text, _>(scope)
+            .get_result(conn)
+            .await?;
     Ok(row.locked)
 }

@@ -58,7 +58,10 @@ pub struct NewLedgerEntry<'a> {
 ///
 /// # Errors
 /// Database errors; an unbalanced set fails at commit.
-pub async fn insert_all(conn: &mut AsyncPgConnection, entries: &[NewLedgerEntry<'_>]) -> QueryResult<()> {
+pub async fn insert_all(
+    conn: &mut AsyncPgConnection,
+    entries: &[NewLedgerEntry<'_>],
+) -> QueryResult<()> {
     if entries.is_empty() {
         return Ok(());
     }
@@ -73,7 +76,10 @@ pub async fn insert_all(conn: &mut AsyncPgConnection, entries: &[NewLedgerEntry<
 ///
 /// # Errors
 /// Database errors.
-pub async fn for_payment(conn: &mut AsyncPgConnection, payment_id: Uuid) -> QueryResult<Vec<LedgerEntry>> {
+pub async fn for_payment(
+    conn: &mut AsyncPgConnection,
+    payment_id: Uuid,
+) -> QueryResult<Vec<LedgerEntry>> {
     ledger_entries::table
         .filter(ledger_entries::payment_id.eq(payment_id))
         .order(ledger_entries::id.asc())

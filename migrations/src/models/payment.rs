@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::schema::payments;
 
 /// A payment row. Amounts are ISO 4217 minor units.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Identifiable)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Identifiable, Insertable)]
 #[diesel(table_name = payments, check_for_backend(diesel::pg::Pg))]
 pub struct Payment {
     /// Payment id (UUIDv7).
@@ -69,23 +69,7 @@ pub struct PaymentChange<'a> {
 /// Database errors, including check violations.
 pub async fn insert(conn: &mut AsyncPgConnection, payment: &NewPayment) -> QueryResult<()> {
     diesel::insert_into(payments::table)
-        .values((
-            payments::id.eq(payment.id),
-            payments::merchant_id.eq(payment.merchant_id),
-            payments::status.eq(&payment.status),
-            payments::currency.eq(&payment.currency),
-            payments::amount_minor.eq(payment.amount_minor),
-            payments::authorized_minor.eq(payment.authorized_minor),
-            payments::captured_minor.eq(payment.captured_minor),
-            payments::refunded_minor.eq(payment.refunded_minor),
-            payments::payment_method.eq(&payment.payment_method),
-            payments::description.eq(&payment.description),
-            payments::metadata.eq(&payment.metadata),
-            payments::decline_reason.eq(&payment.decline_reason),
-            payments::version.eq(payment.version),
-            payments::created_at.eq(payment.created_at),
-            payments::updated_at.eq(payment.updated_at),
-        ))
+        .values(payment)
         .execute(conn)
         .await
         .map(drop)
@@ -115,7 +99,11 @@ pub async fn find_for_update(
 ///
 /// # Errors
 /// Database errors.
-pub async fn find(conn: &mut AsyncPgConnection, merchant_id: Uuid, id: Uuid) -> QueryResult<Option<Payment>> {
+pub async fn find(
+    conn: &mut AsyncPgConnection,
+    merchant_id: Uuid,
+    id: Uuid,
+) -> QueryResult<Option<Payment>> {
     payments::table
         .filter(payments::id.eq(id))
         .filter(payments::merchant_id.eq(merchant_id))
@@ -152,7 +140,11 @@ pub async fn list(
 ///
 /// # Errors
 /// Database errors, including check violations (for example refunded above captured).
-pub async fn update(conn: &mut AsyncPgConnection, id: Uuid, change: &PaymentChange<'_>) -> QueryResult<()> {
+pub async fn update(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    change: &PaymentChange<'_>,
+) -> QueryResult<()> {
     diesel::update(payments::table.find(id))
         .set(change)
         .execute(conn)

@@ -1,0 +1,94 @@
+//! Command line and environment configuration, typed and validated at start-up by clap: a bad
+//! value stops the process with a message naming the flag and its environment variable.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// payment-api: payments over gRPC, gRPC-web and REST on one port.
+#[derive(Debug, Parser)]
+#[command(name = "payment-api", version, about)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API (refuses to start while migrations are pending).
+    Serve(ServeArgs),
+    /// Apply pending database migrations, then exit.
+    Migrate(DatabaseArgs),
+    /// Administration.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+/// Administrative subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a merchant and its first API key; prints `merchant_id=` and `api_key=` lines.
+    /// The key is shown this once and stored only as a hash.
+    CreateMerchant {
+        /// Database.
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// Merchant display name (1..=200 characters).
+        #[arg(long)]
+        name: String,
+    },
+}
+
+/// Database settings.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// PostgreSQL URL, e.g. postgres://postgres@127.0.0.1:5432/payments.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Settings of `serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Database.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Address for gRPC, gRPC-web and REST.
+    #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:8080")]
+    pub listen_addr: SocketAddr,
+    /// Most database connections.
+    #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub database_pool_size: u32,
+    /// Longest wait for a database connection, in ms, before answering UNAVAILABLE / 503.
+    #[arg(long, env = "DATABASE_TIMEOUT_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub database_timeout_ms: u64,
+    /// Largest request, in bytes, on every surface (REST body; gRPC and gRPC-web message,
+    /// after decompression).
+    #[arg(long, env = "BODY_LIMIT_BYTES", default_value_t = 65_536, value_parser = clap::value_parser!(u64).range(1024..=16_777_216))]
+    pub body_limit_bytes: u64,
+    /// After SIGTERM or Ctrl-C, how long in-flight requests may take before the process exits, in ms.
+    #[arg(long, env = "SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
+    pub shutdown_grace_ms: u64,
+    /// Log format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+impl ServeArgs {
+    /// Database wait timeout.
+    pub fn database_timeout(&self) -> Duration {
+        Duration::from_millis(self.database_timeout_ms)
+    }
+}

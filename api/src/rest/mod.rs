@@ -1,0 +1,167 @@
+//! The REST mirror of `payments.v1.PaymentService` under `/v1`. Handlers only translate:
+//! extract, call [`PaymentService`](crate::service::PaymentService), render.
+
+pub mod extract;
+pub mod problem;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::domain::idempotency;
+use crate::domain::payment::{AmountRequest, AuthorizeRequest, Payment, VoidRequest};
+use crate::error::ApiError;
+use crate::server::AppState;
+use crate::service::{WriteContext, WriteOutcome};
+use extract::{ApiJson, Merchant, OptionalApiJson, WriteHeaders};
+
+/// Query of `GET /v1/payments`.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Page size: default 20, capped at 100.
+    pub page_size: Option<i64>,
+    /// `next_page_token` of the previous page.
+    pub page_token: Option<String>,
+}
+
+/// A page of payments.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PaymentList {
+    /// Payments, newest first.
+    pub payments: Vec<Payment>,
+    /// Cursor of the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+/// The `/v1` routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/payments", post(authorize).get(list))
+        .route("/v1/payments/{id}", get(get_payment))
+        .route("/v1/payments/{id}/capture", post(capture))
+        .route("/v1/payments/{id}/void", post(void))
+        .route("/v1/payments/{id}/refunds", post(refund))
+}
+
+fn context(merchant: Merchant, headers: WriteHeaders) -> WriteContext {
+    WriteContext {
+        merchant_id: merchant.0,
+        idempotency_key: headers.idempotency_key,
+        traceparent: headers.traceparent,
+    }
+}
+
+fn written(status: StatusCode, outcome: WriteOutcome) -> Response {
+    let mut response = (status, Json(outcome.payment)).into_response();
+    if outcome.replayed {
+        response.headers_mut().insert(
+            HeaderName::from_static(idempotency::REPLAYED_HEADER),
+            HeaderValue::from_static("true"),
+        );
+    }
+    response
+}
+
+/// `POST /v1/payments`: authorize. 201 with the payment (also for a decline).
+async fn authorize(
+    State(state): State<AppState>,
+    merchant: Merchant,
+    headers: WriteHeaders,
+    ApiJson(body): ApiJson<AuthorizeRequest>,
+) -> Result<Response, ApiError> {
+    let outcome = state
+        .service
+        .authorize(context(merchant, headers), body)
+        .await?;
+    Ok(written(StatusCode::CREATED, outcome))
+}
+
+/// `POST /v1/payments/{id}/capture`: 200 with the payment.
+async fn capture(
+    State(state): State<AppState>,
+    merchant: Merchant,
+    headers: WriteHeaders,
+    Path(id): Path<String>,
+    OptionalApiJson(body): OptionalApiJson<AmountRequest>,
+) -> Result<Response, ApiError> {
+    let outcome = state
+        .service
+        .capture(context(merchant, headers), &id, body.amount_minor)
+        .await?;
+    Ok(written(StatusCode::OK, outcome))
+}
+
+/// `POST /v1/payments/{id}/void`: 200 with the payment.
+async fn void(
+    State(state): State<AppState>,
+    merchant: Merchant,
+    headers: WriteHeaders,
+    Path(id): Path<String>,
+    OptionalApiJson(_): OptionalApiJson<VoidRequest>,
+) -> Result<Response, ApiError> {
+    let outcome = state.service.void(context(merchant, headers), &id).await?;
+    Ok(written(StatusCode::OK, outcome))
+}
+
+/// `POST /v1/payments/{id}/refunds`: 201 with the payment (a refund was created).
+async fn refund(
+    State(state): State<AppState>,
+    merchant: Merchant,
+    headers: WriteHeaders,
+    Path(id): Path<String>,
+    OptionalApiJson(body): OptionalApiJson<AmountRequest>,
+) -> Result<Response, ApiError> {
+    let outcome = state
+        .service
+        .refund(context(merchant, headers), &id, body.amount_minor)
+        .await?;
+    Ok(written(StatusCode::CREATED, outcome))
+}
+
+/// `GET /v1/payments/{id}`.
+async fn get_payment(
+    State(state): State<AppState>,
+    merchant: Merchant,
+    Path(id): Path<String>,
+) -> Result<Json<Payment>, ApiError> {
+    state.service.get(merchant.0, &id).await.map(Json)
+}
+
+/// `GET /v1/payments?page_size=&page_token=`.
+async fn list(
+    State(state): State<AppState>,
+    merchant: Merchant,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<PaymentList>, ApiError> {
+    let Query(query) = query.map_err(|_| {
+        ApiError::malformed(
+            "query_invalid",
+            "page_size",
+            "page_size must be an integer and page_token a string",
+        )
+    })?;
+    let page = state
+        .service
+        .list(
+            merchant.0,
+            query.page_size.unwrap_or(0),
+            query.page_token.as_deref().unwrap_or(""),
+        )
+        .await?;
+    Ok(Json(PaymentList {
+        payments: page.payments,
+        next_page_token: page.next_page_token,
+    }))
+}
+
+/// Fallback for unknown paths: 404 problem+json.
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound
+}

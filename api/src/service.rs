@@ -1,0 +1,531 @@
+//! The payment operations both surfaces call. Each write runs in ONE PostgreSQL transaction:
+//! idempotency check (under a transaction-scoped advisory lock), row lock, transition,
+//! balanced ledger entries, exactly one schema-valid outbox event, idempotency record.
+//!
+//! Writes run in their own task, so a client that disconnects or times out never abandons a
+//! transaction half-way on a pooled connection: the write commits or rolls back as a whole,
+//! and a retry with the same idempotency key gets its answer.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use payment_db::DbPool;
+use payment_db::models::{
+    NewIdempotencyRecord, NewLedgerEntry, PaymentChange, idempotency_record, ledger_entry, payment,
+};
+use payment_events::{CloudEvent, EventType, PaymentEventData};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::domain::acquirer::{Acquirer, Decision};
+use crate::domain::idempotency::{self, IdempotencyKey};
+use crate::domain::ledger::{self, Posting};
+use crate::domain::lifecycle::{self, PaymentStatus};
+use crate::domain::money;
+use crate::domain::payment::{AuthorizeCommand, AuthorizeRequest, Payment};
+use crate::error::ApiError;
+
+/// Default page size of [`PaymentService::list`].
+pub const DEFAULT_PAGE_SIZE: usize = 20;
+/// Largest page size of [`PaymentService::list`]; larger requests are capped.
+pub const MAX_PAGE_SIZE: usize = 100;
+
+/// Who is writing, and how: the authenticated merchant, the optional idempotency key and the
+/// W3C `traceparent` to store with the event.
+#[derive(Debug, Clone)]
+pub struct WriteContext {
+    /// Authenticated merchant.
+    pub merchant_id: Uuid,
+    /// Idempotency key, scoped per merchant and operation.
+    pub idempotency_key: Option<IdempotencyKey>,
+    /// Trace context propagated to the event's Kafka headers.
+    pub traceparent: String,
+}
+
+/// The answer of a write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteOutcome {
+    /// The payment after the write (for a replay: as it was after the original write).
+    pub payment: Payment,
+    /// `true` when this is the stored answer of an earlier request with the same key.
+    pub replayed: bool,
+}
+
+/// One page of [`PaymentService::list`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentPage {
+    /// Payments, newest first.
+    pub payments: Vec<Payment>,
+    /// Cursor of the next page; `None` on the last page.
+    pub next_page_token: Option<String>,
+}
+
+/// A validated write, as fingerprinted for idempotency.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "operation", rename_all = "snake_case")]
+enum WriteCommand {
+    Authorize(AuthorizeCommand),
+    Capture {
+        payment_id: Uuid,
+        amount_minor: Option<i64>,
+    },
+    Void {
+        payment_id: Uuid,
+    },
+    Refund {
+        payment_id: Uuid,
+        amount_minor: Option<i64>,
+    },
+}
+
+impl WriteCommand {
+    fn operation(&self) -> &'static str {
+        match self {
+            Self::Authorize(_) => "authorize",
+            Self::Capture { .. } => "capture",
+            Self::Void { .. } => "void",
+            Self::Refund { .. } => "refund",
+        }
+    }
+}
+
+/// Payment operations over a database pool and an acquirer. Cheap to clone.
+#[derive(Clone)]
+pub struct PaymentService {
+    pool: DbPool,
+    acquirer: Arc<dyn Acquirer>,
+}
+
+impl std::fmt::Debug for PaymentService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PaymentService").finish_non_exhaustive()
+    }
+}
+
+/// Parses a payment id.
+///
+/// # Errors
+/// [`ApiError::Malformed`] `payment_id_invalid` (HTTP 400, INVALID_ARGUMENT).
+pub fn parse_payment_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::try_parse(raw).map_err(|_| {
+        ApiError::malformed(
+            "payment_id_invalid",
+            "payment_id",
+            "payment_id must be a UUID",
+        )
+    })
+}
+
+fn check_optional_amount(amount_minor: Option<i64>) -> Result<(), ApiError> {
+    amount_minor
+        .map_or(Ok(0), |amount| {
+            money::check_positive(amount, "amount_minor")
+        })
+        .map(drop)
+}
+
+impl PaymentService {
+    /// Creates the service.
+    pub fn new(pool: DbPool, acquirer: Arc<dyn Acquirer>) -> Self {
+        Self { pool, acquirer }
+    }
+
+    /// The pool, for health checks and authentication.
+    pub fn pool(&self) -> &DbPool {
+        &self.pool
+    }
+
+    /// Authorizes a payment. A decline is a success that stores a `declined` payment and a
+    /// `payment.declined` event, with no ledger entries.
+    ///
+    /// # Errors
+    /// Validation errors of [`AuthorizeRequest::validate`], `payment_method_unknown`,
+    /// idempotency errors, [`ApiError::DatabaseUnavailable`], [`ApiError::Internal`].
+    pub async fn authorize(
+        &self,
+        ctx: WriteContext,
+        request: AuthorizeRequest,
+    ) -> Result<WriteOutcome, ApiError> {
+        let command = request.validate()?;
+        self.write(ctx, WriteCommand::Authorize(command)).await
+    }
+
+    /// Captures an authorized payment, fully (`amount_minor` = `None`) or partially, once.
+    ///
+    /// # Errors
+    /// `payment_id_invalid`, `amount_not_positive`, `amount_exceeds_authorized`,
+    /// [`ApiError::NotFound`], [`ApiError::IllegalTransition`], idempotency and database errors.
+    pub async fn capture(
+        &self,
+        ctx: WriteContext,
+        payment_id: &str,
+        amount_minor: Option<i64>,
+    ) -> Result<WriteOutcome, ApiError> {
+        let payment_id = parse_payment_id(payment_id)?;
+        check_optional_amount(amount_minor)?;
+        self.write(
+            ctx,
+            WriteCommand::Capture {
+                payment_id,
+                amount_minor,
+            },
+        )
+        .await
+    }
+
+    /// Voids an authorized payment before capture.
+    ///
+    /// # Errors
+    /// `payment_id_invalid`, [`ApiError::NotFound`], [`ApiError::IllegalTransition`],
+    /// idempotency and database errors.
+    pub async fn void(
+        &self,
+        ctx: WriteContext,
+        payment_id: &str,
+    ) -> Result<WriteOutcome, ApiError> {
+        let payment_id = parse_payment_id(payment_id)?;
+        self.write(ctx, WriteCommand::Void { payment_id }).await
+    }
+
+    /// Refunds part (`Some`) or the rest (`None`) of the captured amount.
+    ///
+    /// # Errors
+    /// `payment_id_invalid`, `amount_not_positive`, `amount_exceeds_refundable`,
+    /// [`ApiError::NotFound`], [`ApiError::IllegalTransition`], idempotency and database errors.
+    pub async fn refund(
+        &self,
+        ctx: WriteContext,
+        payment_id: &str,
+        amount_minor: Option<i64>,
+    ) -> Result<WriteOutcome, ApiError> {
+        let payment_id = parse_payment_id(payment_id)?;
+        check_optional_amount(amount_minor)?;
+        self.write(
+            ctx,
+            WriteCommand::Refund {
+                payment_id,
+                amount_minor,
+            },
+        )
+        .await
+    }
+
+    /// Returns one of the merchant's payments.
+    ///
+    /// # Errors
+    /// `payment_id_invalid`, [`ApiError::NotFound`] (also for other merchants' payments),
+    /// database errors.
+    pub async fn get(&self, merchant_id: Uuid, payment_id: &str) -> Result<Payment, ApiError> {
+        let payment_id = parse_payment_id(payment_id)?;
+        let mut conn = self.pool.get().await?;
+        payment::find(&mut conn, merchant_id, payment_id)
+            .await?
+            .ok_or(ApiError::NotFound)?
+            .try_into()
+    }
+
+    /// Lists the merchant's payments newest first. `page_size` 0 means 20; above 100 is capped
+    /// at 100. `page_token` is the `next_page_token` of the previous page, or empty.
+    ///
+    /// # Errors
+    /// `page_size_invalid` for a negative size, `page_token_invalid`, database errors.
+    pub async fn list(
+        &self,
+        merchant_id: Uuid,
+        page_size: i64,
+        page_token: &str,
+    ) -> Result<PaymentPage, ApiError> {
+        if page_size < 0 {
+            return Err(ApiError::invalid(
+                "page_size_invalid",
+                "page_size",
+                "page_size must not be negative",
+            ));
+        }
+        let size = match usize::try_from(page_size).unwrap_or(MAX_PAGE_SIZE) {
+            0 => DEFAULT_PAGE_SIZE,
+            size => size.min(MAX_PAGE_SIZE),
+        };
+        let before = if page_token.is_empty() {
+            None
+        } else {
+            Some(Uuid::try_parse(page_token).map_err(|_| {
+                ApiError::malformed(
+                    "page_token_invalid",
+                    "page_token",
+                    "page_token must come from next_page_token",
+                )
+            })?)
+        };
+        let mut conn = self.pool.get().await?;
+        // One extra row tells whether another page exists.
+        let limit = i64::try_from(size + 1).unwrap_or(i64::MAX);
+        let mut rows = payment::list(&mut conn, merchant_id, before, limit).await?;
+        let more = rows.len() > size;
+        rows.truncate(size);
+        let next_page_token = if more {
+            rows.last().map(|row| row.id.to_string())
+        } else {
+            None
+        };
+        let payments = rows
+            .into_iter()
+            .map(Payment::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok(PaymentPage {
+            payments,
+            next_page_token,
+        })
+    }
+
+    async fn write(
+        &self,
+        ctx: WriteContext,
+        command: WriteCommand,
+    ) -> Result<WriteOutcome, ApiError> {
+        let fingerprint = idempotency::fingerprint(command.operation(), &command)?;
+        let service = self.clone();
+        tokio::spawn(async move {
+            service
+                .write_in_transaction(ctx, command, fingerprint)
+                .await
+        })
+        .await
+        .map_err(ApiError::internal)?
+    }
+
+    async fn write_in_transaction(
+        &self,
+        ctx: WriteContext,
+        command: WriteCommand,
+        fingerprint: Vec<u8>,
+    ) -> Result<WriteOutcome, ApiError> {
+        let mut conn = self.pool.get().await?;
+        let acquirer = Arc::clone(&self.acquirer);
+        conn.transaction::<_, ApiError, _>(async move |conn| {
+            let operation = command.operation();
+            if let Some(key) = &ctx.idempotency_key {
+                if !idempotency_record::try_lock(conn, ctx.merchant_id, operation, key.as_str())
+                    .await?
+                {
+                    return Err(ApiError::IdempotencyKeyInFlight);
+                }
+                if let Some(record) =
+                    idempotency_record::find(conn, ctx.merchant_id, operation, key.as_str()).await?
+                {
+                    if record.request_hash != fingerprint {
+                        return Err(ApiError::IdempotencyKeyReused);
+                    }
+                    let payment =
+                        serde_json::from_value(record.response).map_err(ApiError::internal)?;
+                    return Ok(WriteOutcome {
+                        payment,
+                        replayed: true,
+                    });
+                }
+            }
+            let payment = execute(conn, acquirer.as_ref(), &ctx, &command).await?;
+            if let Some(key) = &ctx.idempotency_key {
+                let response = serde_json::to_value(&payment).map_err(ApiError::internal)?;
+                NewIdempotencyRecord {
+                    merchant_id: ctx.merchant_id,
+                    operation,
+                    idempotency_key: key.as_str(),
+                    request_hash: &fingerprint,
+                    payment_id: payment.id,
+                    response: &response,
+                }
+                .insert(conn)
+                .await?;
+            }
+            Ok(WriteOutcome {
+                payment,
+                replayed: false,
+            })
+        })
+        .await
+    }
+}
+
+/// Applies one validated write on the locked payment and records its ledger entries and event.
+async fn execute(
+    conn: &mut AsyncPgConnection,
+    acquirer: &dyn Acquirer,
+    ctx: &WriteContext,
+    command: &WriteCommand,
+) -> Result<Payment, ApiError> {
+    let now = Utc::now();
+    let (row, event_type, event_amount, postings) = match command {
+        WriteCommand::Authorize(command) => {
+            let decision = acquirer.authorize(
+                &command.payment_method,
+                command.amount_minor,
+                command.currency.code(),
+            )?;
+            let (status, authorized, reason, event_type, postings) = match decision {
+                Decision::Approved => (
+                    PaymentStatus::Authorized,
+                    command.amount_minor,
+                    None,
+                    EventType::Authorized,
+                    vec![ledger::hold(command.amount_minor)],
+                ),
+                Decision::Declined(reason) => (
+                    PaymentStatus::Declined,
+                    0,
+                    Some(reason),
+                    EventType::Declined,
+                    Vec::new(),
+                ),
+            };
+            let row = payment_db::models::Payment {
+                id: Uuid::now_v7(),
+                merchant_id: ctx.merchant_id,
+                status: status.as_str().to_owned(),
+                currency: command.currency.code().to_owned(),
+                amount_minor: command.amount_minor,
+                authorized_minor: authorized,
+                captured_minor: 0,
+                refunded_minor: 0,
+                payment_method: command.payment_method.clone(),
+                description: command.description.clone(),
+                metadata: serde_json::to_value(&command.metadata).map_err(ApiError::internal)?,
+                decline_reason: reason.map(|reason| reason.as_str().to_owned()),
+                version: 1,
+                created_at: now,
+                updated_at: now,
+            };
+            payment::insert(conn, &row).await?;
+            (row, event_type, command.amount_minor, postings)
+        }
+        WriteCommand::Capture {
+            payment_id,
+            amount_minor,
+        } => {
+            let row = locked(conn, ctx.merchant_id, *payment_id).await?;
+            let current = Payment::try_from(row.clone())?;
+            let transition = lifecycle::capture(current.status, current.amounts(), *amount_minor)?;
+            apply(conn, row, transition, now).await?
+        }
+        WriteCommand::Void { payment_id } => {
+            let row = locked(conn, ctx.merchant_id, *payment_id).await?;
+            let current = Payment::try_from(row.clone())?;
+            let transition = lifecycle::void(current.status, current.amounts())?;
+            apply(conn, row, transition, now).await?
+        }
+        WriteCommand::Refund {
+            payment_id,
+            amount_minor,
+        } => {
+            let row = locked(conn, ctx.merchant_id, *payment_id).await?;
+            let current = Payment::try_from(row.clone())?;
+            let transition = lifecycle::refund(current.status, current.amounts(), *amount_minor)?;
+            apply(conn, row, transition, now).await?
+        }
+    };
+    record(
+        conn,
+        &row,
+        event_type,
+        event_amount,
+        &postings,
+        &ctx.traceparent,
+    )
+    .await?;
+    row.try_into()
+}
+
+async fn locked(
+    conn: &mut AsyncPgConnection,
+    merchant_id: Uuid,
+    payment_id: Uuid,
+) -> Result<payment_db::models::Payment, ApiError> {
+    payment::find_for_update(conn, merchant_id, payment_id)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+/// Stores a transition on the locked row; returns the new row and what to record.
+async fn apply(
+    conn: &mut AsyncPgConnection,
+    mut row: payment_db::models::Payment,
+    transition: lifecycle::Transition,
+    now: chrono::DateTime<Utc>,
+) -> Result<(payment_db::models::Payment, EventType, i64, Vec<Posting>), ApiError> {
+    row.status = transition.status.as_str().to_owned();
+    row.captured_minor = transition.amounts.captured_minor;
+    row.refunded_minor = transition.amounts.refunded_minor;
+    row.version = row
+        .version
+        .checked_add(1)
+        .ok_or_else(|| ApiError::internal("version overflow"))?;
+    row.updated_at = now;
+    payment::update(
+        conn,
+        row.id,
+        &PaymentChange {
+            status: &row.status,
+            captured_minor: row.captured_minor,
+            refunded_minor: row.refunded_minor,
+            version: row.version,
+            updated_at: now,
+        },
+    )
+    .await?;
+    Ok((
+        row,
+        transition.event_type,
+        transition.event_amount_minor,
+        transition.postings,
+    ))
+}
+
+/// Inserts the balanced ledger entries and the one outbox event of a write.
+async fn record(
+    conn: &mut AsyncPgConnection,
+    row: &payment_db::models::Payment,
+    event_type: EventType,
+    event_amount: i64,
+    postings: &[Posting],
+    traceparent: &str,
+) -> Result<(), ApiError> {
+    let event_id = Uuid::now_v7();
+    let entries: Vec<NewLedgerEntry<'_>> = postings
+        .iter()
+        .flat_map(|posting| {
+            [(posting.debit, "debit"), (posting.credit, "credit")].map(|(account, direction)| {
+                NewLedgerEntry {
+                    transaction_id: event_id,
+                    payment_id: row.id,
+                    merchant_id: row.merchant_id,
+                    account: account.as_str(),
+                    direction,
+                    amount_minor: posting.amount_minor,
+                    currency: &row.currency,
+                    created_at: row.updated_at,
+                }
+            })
+        })
+        .collect();
+    ledger_entry::insert_all(conn, &entries).await?;
+    let event = CloudEvent::new(
+        event_id,
+        event_type,
+        row.version,
+        row.updated_at,
+        PaymentEventData {
+            payment_id: row.id,
+            merchant_id: row.merchant_id,
+            status: row.status.clone(),
+            currency: row.currency.clone(),
+            amount_minor: event_amount,
+            authorized_minor: row.authorized_minor,
+            captured_minor: row.captured_minor,
+            refunded_minor: row.refunded_minor,
+            decline_reason: row.decline_reason.clone(),
+        },
+    );
+    payment_db::outbox::insert_event(conn, &event, traceparent).await?;
+    Ok(())
+}

@@ -1,0 +1,193 @@
+//! Each error class of the architecture's table on REST and gRPC, and that none writes.
+
+use payment_proto::v1 as pb;
+use serde_json::json;
+use tonic::Code;
+
+use crate::harness::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_bad_and_unknown_keys_are_401_and_unauthenticated() {
+    let app = TestApp::spawn().await;
+    let body = authorize_body(100, "USD", "pm_card_visa");
+    let unauthenticated = [
+        app.http
+            .post(app.url("/v1/payments"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+        app.http
+            .post(app.url("/v1/payments"))
+            .bearer_auth("sk_nope")
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+        app.http
+            .post(app.url("/v1/payments"))
+            .bearer_auth(format!("sk_{}", "A".repeat(43)))
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    ];
+    for response in unauthenticated {
+        assert_eq!(response.status(), 401);
+        assert_eq!(response.headers()["www-authenticate"], "Bearer");
+        assert_eq!(problem(response).await["code"], "unauthenticated");
+    }
+    let status = app
+        .grpc
+        .clone()
+        .authorize(tonic::Request::new(authorize_message(
+            100,
+            "USD",
+            "pm_card_visa",
+        )))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (status.code(), grpc_code(&status).as_str()),
+        (Code::Unauthenticated, "unauthenticated")
+    );
+    let status = app
+        .grpc
+        .clone()
+        .get_payment(grpc_request_as(
+            "sk_wrong",
+            pb::GetPaymentRequest {
+                payment_id: String::new(),
+            },
+            None,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    assert_eq!(app.footprint().await, [0, 0, 0, 0]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn another_merchants_payment_is_not_found_everywhere() {
+    let app = TestApp::spawn().await;
+    let id = app.authorize(100, "USD").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let other = app.other_merchant_key().await;
+    let before = app.footprint().await;
+    let get = app
+        .http
+        .get(app.url(&format!("/v1/payments/{id}")))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status(), 404);
+    assert_eq!(problem(get).await["code"], "not_found");
+    for path in ["capture", "void", "refunds"] {
+        let response = app
+            .post_as(
+                &other,
+                &format!("/v1/payments/{id}/{path}"),
+                &json!({}),
+                None,
+            )
+            .await;
+        assert_eq!(response.status(), 404, "{path}");
+    }
+    let status = app
+        .grpc
+        .clone()
+        .capture(grpc_request_as(
+            &other,
+            pb::CaptureRequest {
+                payment_id: id.clone(),
+                amount_minor: None,
+            },
+            None,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (status.code(), grpc_code(&status).as_str()),
+        (Code::NotFound, "not_found")
+    );
+    let list: serde_json::Value = app
+        .http
+        .get(app.url("/v1/payments"))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["payments"], json!([]));
+    let unknown = app
+        .get(&format!("/v1/payments/{}", uuid::Uuid::new_v4()))
+        .await;
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(app.footprint().await, before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_ids_are_400_and_invalid_argument() {
+    let app = TestApp::spawn().await;
+    let response = app.get("/v1/payments/not-a-uuid").await;
+    assert_eq!(response.status(), 400);
+    let body = problem(response).await;
+    assert_eq!(
+        (body["code"].as_str(), body["field"].as_str()),
+        (Some("payment_id_invalid"), Some("payment_id"))
+    );
+    let status = app
+        .grpc
+        .clone()
+        .refund(app.grpc_request(
+            pb::RefundRequest {
+                payment_id: "x".into(),
+                amount_minor: Some(1),
+            },
+            None,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (status.code(), grpc_code(&status).as_str()),
+        (Code::InvalidArgument, "payment_id_invalid")
+    );
+    let unknown_route = app.get("/v1/nothing-here").await;
+    assert_eq!(unknown_route.status(), 404);
+    assert_eq!(problem(unknown_route).await["code"], "not_found");
+    let token = app.get("/v1/payments?page_token=zzz").await;
+    assert_eq!(token.status(), 400);
+    let size = app.get("/v1/payments?page_size=-1").await;
+    assert_eq!(size.status(), 422);
+    let size = app.get("/v1/payments?page_size=ten").await;
+    assert_eq!(size.status(), 400);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn grpc_errors_carry_error_info_and_field_violations() {
+    use tonic_types::StatusExt;
+    let app = TestApp::spawn().await;
+    let status = app
+        .grpc
+        .clone()
+        .authorize(app.grpc_request(authorize_message(0, "USD", "pm_card_visa"), None))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let details = status.get_error_details();
+    let info = details.error_info().unwrap();
+    assert_eq!(
+        (info.reason.as_str(), info.domain.as_str()),
+        ("amount_not_positive", "payment-service")
+    );
+    assert_eq!(
+        details.bad_request().unwrap().field_violations[0].field,
+        "amount_minor"
+    );
+    assert_eq!(app.footprint().await, [0, 0, 0, 0]);
+}

@@ -1,0 +1,339 @@
+//! `TestApp`: a migrated database of its own, a merchant with a key, the server on port 0,
+//! and typed clients for REST and gRPC.
+
+use std::time::Duration;
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use payment_api::server::{self, AppState};
+use payment_proto::v1 as pb;
+use payment_proto::v1::payment_service_client::PaymentServiceClient;
+use secrecy::ExposeSecret;
+use serde_json::Value;
+use tonic::codec::CompressionEncoding;
+use tonic::metadata::MetadataValue;
+use tonic::transport::Channel;
+use uuid::Uuid;
+
+/// Body limit the test servers use, small enough for size tests to reach with valid fields.
+pub const TEST_BODY_LIMIT: usize = 16 * 1024;
+
+fn admin_url() -> String {
+    std::env::var("TEST_DATABASE_ADMIN_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+fn url_for(database: &str) -> String {
+    let admin = admin_url();
+    let base = admin
+        .rsplit_once('/')
+        .map_or(admin.as_str(), |(base, _)| base);
+    format!("{base}/{database}")
+}
+
+/// Creates an empty database named `pstest_<random>` and returns its name and URL.
+pub async fn fresh_database() -> (String, String) {
+    let name = format!("pstest_{}", Uuid::new_v4().simple());
+    let mut admin = AsyncPgConnection::establish(&admin_url())
+        .await
+        .expect("PostgreSQL reachable at TEST_DATABASE_ADMIN_URL");
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    let url = url_for(&name);
+    (name, url)
+}
+
+/// Options of a test server.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub pool_size: usize,
+    pub body_limit: usize,
+    pub database_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            pool_size: 8,
+            body_limit: TEST_BODY_LIMIT,
+            database_timeout: Duration::from_millis(1500),
+        }
+    }
+}
+
+pub struct TestApp {
+    pub database: String,
+    pub database_url: String,
+    pub base_url: String,
+    pub merchant_id: Uuid,
+    pub api_key: String,
+    pub http: reqwest::Client,
+    pub grpc: PaymentServiceClient<Channel>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(Options::default()).await
+    }
+
+    pub async fn spawn_with(options: Options) -> Self {
+        let (database, database_url) = fresh_database().await;
+        payment_db::migrations::run_pending(&database_url)
+            .await
+            .unwrap();
+        let mut conn = AsyncPgConnection::establish(&database_url).await.unwrap();
+        let created = payment_api::admin::create_merchant(&mut conn, "Test merchant")
+            .await
+            .unwrap();
+        let pool = payment_db::pool::build_pool(
+            &database_url,
+            options.pool_size,
+            options.database_timeout,
+        )
+        .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let router = server::router(AppState::new(pool, options.body_limit));
+        tokio::spawn(server::serve(listener, router, std::future::pending()));
+        let base_url = format!("http://{address}");
+        let channel = Channel::from_shared(base_url.clone())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        Self {
+            database,
+            database_url,
+            base_url,
+            merchant_id: created.merchant_id,
+            api_key: created.api_key.expose_secret().to_owned(),
+            http: reqwest::Client::new(),
+            grpc: PaymentServiceClient::new(channel).max_decoding_message_size(usize::MAX),
+        }
+    }
+
+    /// A second merchant's key on the same server.
+    pub async fn other_merchant_key(&self) -> String {
+        let mut conn = self.db().await;
+        let created = payment_api::admin::create_merchant(&mut conn, "Other merchant")
+            .await
+            .unwrap();
+        created.api_key.expose_secret().to_owned()
+    }
+
+    pub async fn db(&self) -> AsyncPgConnection {
+        AsyncPgConnection::establish(&self.database_url)
+            .await
+            .unwrap()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// `POST path` with JSON `body`, the merchant's key and an optional idempotency key.
+    pub async fn post(&self, path: &str, body: &Value, key: Option<&str>) -> reqwest::Response {
+        self.post_as(&self.api_key, path, body, key).await
+    }
+
+    pub async fn post_as(
+        &self,
+        api_key: &str,
+        path: &str,
+        body: &Value,
+        key: Option<&str>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(api_key)
+            .json(body);
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
+            .bearer_auth(&self.api_key)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A gRPC request with the merchant's key and an optional idempotency key.
+    pub fn grpc_request<T>(&self, message: T, key: Option<&str>) -> tonic::Request<T> {
+        grpc_request_as(&self.api_key, message, key)
+    }
+
+    pub fn grpc_gzip(&self) -> PaymentServiceClient<Channel> {
+        self.grpc.clone().send_compressed(CompressionEncoding::Gzip)
+    }
+
+    /// REST authorize of `amount_minor` `currency` with `pm_card_visa`; returns the payment JSON.
+    pub async fn authorize(&self, amount_minor: i64, currency: &str) -> Value {
+        let response = self
+            .post(
+                "/v1/payments",
+                &authorize_body(amount_minor, currency, "pm_card_visa"),
+                None,
+            )
+            .await;
+        assert_eq!(response.status(), 201);
+        response.json().await.unwrap()
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        scalar(
+            &mut self.db().await,
+            &format!("SELECT count(*) AS value FROM {table}"),
+        )
+        .await
+    }
+
+    /// Number of rows of the tables a write touches: payments, ledger, outbox, idempotency.
+    pub async fn footprint(&self) -> [i64; 4] {
+        [
+            self.count("payments").await,
+            self.count("ledger_entries").await,
+            self.count("outbox_events").await,
+            self.count("idempotency_records").await,
+        ]
+    }
+
+    /// Asserts the database state of a payment: its events are versions 1..=n in order, each
+    /// valid against its schema, the ledger balances per transaction, and the row's version
+    /// equals the number of events.
+    pub async fn assert_consistent(&self, payment_id: &str) -> Vec<Value> {
+        let id = Uuid::parse_str(payment_id).unwrap();
+        let mut conn = self.db().await;
+        let events: Vec<(i64, Value)> = payment_db::schema::outbox_events::table
+            .filter(payment_db::schema::outbox_events::aggregate_id.eq(id))
+            .order(payment_db::schema::outbox_events::sequence.asc())
+            .select((
+                payment_db::schema::outbox_events::aggregate_version,
+                payment_db::schema::outbox_events::payload,
+            ))
+            .load(&mut conn)
+            .await
+            .unwrap();
+        for (index, (version, payload)) in events.iter().enumerate() {
+            assert_eq!(
+                *version,
+                index as i64 + 1,
+                "versions go 1, 2, 3 … with no gaps"
+            );
+            payment_events::validate_event(payload).unwrap();
+            assert_eq!(
+                payload["sequence"],
+                payment_events::format_sequence(*version)
+            );
+            assert_eq!(payload["subject"], payment_id);
+        }
+        let payment: Value = payment_db::schema::payments::table
+            .find(id)
+            .select(payment_db::schema::payments::version)
+            .first::<i64>(&mut conn)
+            .await
+            .map(Value::from)
+            .unwrap();
+        assert_eq!(payment, Value::from(events.len() as i64));
+        let unbalanced = scalar(
+            &mut conn,
+            &format!(
+                "SELECT count(*) AS value FROM (SELECT transaction_id FROM ledger_entries WHERE payment_id = '{id}' \
+                 GROUP BY transaction_id, currency \
+                 HAVING sum(CASE direction WHEN 'debit' THEN amount_minor ELSE -amount_minor END) <> 0) t"
+            ),
+        )
+        .await;
+        assert_eq!(unbalanced, 0, "debits equal credits per transaction");
+        events.into_iter().map(|(_, payload)| payload).collect()
+    }
+}
+
+pub fn grpc_request_as<T>(api_key: &str, message: T, key: Option<&str>) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    let bearer: MetadataValue<_> = format!("Bearer {api_key}").parse().unwrap();
+    request.metadata_mut().insert("authorization", bearer);
+    if let Some(key) = key {
+        request
+            .metadata_mut()
+            .insert("idempotency-key", key.parse().unwrap());
+    }
+    request
+}
+
+pub fn authorize_body(amount_minor: i64, currency: &str, payment_method: &str) -> Value {
+    serde_json::json!({ "amount_minor": amount_minor, "currency": currency, "payment_method": payment_method })
+}
+
+pub fn authorize_message(
+    amount_minor: i64,
+    currency: &str,
+    payment_method: &str,
+) -> pb::AuthorizeRequest {
+    pb::AuthorizeRequest {
+        amount_minor,
+        currency: currency.to_owned(),
+        payment_method: payment_method.to_owned(),
+        ..Default::default()
+    }
+}
+
+#[derive(QueryableByName)]
+struct Scalar {
+    #[diesel(sql_type = BigInt)]
+    value: i64,
+}
+
+pub async fn scalar(conn: &mut AsyncPgConnection, sql: &str) -> i64 {
+    diesel::sql_query(sql)
+        .get_result::<Scalar>(conn)
+        .await
+        .unwrap()
+        .value
+}
+
+#[derive(QueryableByName)]
+struct TextRow {
+    #[diesel(sql_type = Text)]
+    value: String,
+}
+
+pub async fn texts(conn: &mut AsyncPgConnection, sql: &str) -> Vec<String> {
+    diesel::sql_query(sql)
+        .load::<TextRow>(conn)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| row.value)
+        .collect()
+}
+
+/// The stable code of a gRPC error (the `google.rpc.ErrorInfo` reason).
+pub fn grpc_code(status: &tonic::Status) -> String {
+    use tonic_types::StatusExt;
+    status
+        .get_details_error_info()
+        .map(|info| info.reason)
+        .unwrap_or_default()
+}
+
+/// Problem body of a REST error, after checking its media type.
+pub async fn problem(response: reqwest::Response) -> Value {
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    response.json().await.unwrap()
+}

@@ -1,0 +1,22 @@
+//! Integration tests of payment-api against a real PostgreSQL server. One binary; each test
+//! gets its own freshly migrated database and its own server on port 0.
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "tests"
+)]
+
+mod harness;
+
+mod errors;
+mod idempotency;
+mod lifecycle;
+mod limits;
+mod migrations;
+mod money;
+mod parity;
+mod resilience;
+mod rest_bodies;
+mod routes;
