@@ -66,3 +66,36 @@ drop_test_databases() {
         "SELECT datname FROM pg_database WHERE datname LIKE 'pstest\_%'" 2>/dev/null |
         while read -r db; do dropdb -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" --if-exists "$db" || true; done
 }
+
+# Exports KAFKA_BROKERS. When it is unset, makes sure a local Kafka-protocol broker runs:
+# tansu 0.6.0 from crates.io (in-memory storage) on 127.0.0.1:$TANSU_PORT, installed into the
+# cache on first use (a long build: about 25 minutes on 2 cores). A broker this function starts
+# is stopped by stop_started_services.
+ensure_broker() {
+    if [ -n "${KAFKA_BROKERS:-}" ]; then return 0; fi
+    local tansu="$PAYMENT_SERVICE_CACHE/tansu/bin/tansu" port=${TANSU_PORT:-19092}
+    if [ ! -x "$tansu" ]; then
+        log "installing tansu 0.6.0 with in-memory storage (once; about 25 minutes on 2 cores)"
+        cargo install --locked tansu --version 0.6.0 --features dynostore --root "$PAYMENT_SERVICE_CACHE/tansu"
+    fi
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        log "starting tansu on 127.0.0.1:$port"
+        "$tansu" broker --storage-engine memory://tansu/ \
+            --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port" \
+            >"$PAYMENT_SERVICE_CACHE/tansu.log" 2>&1 &
+        STARTED_BROKER_PID=$!
+        for _ in $(seq 1 50); do
+            (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+            sleep 0.2
+        done
+    fi
+    export KAFKA_BROKERS="127.0.0.1:$port"
+}
+
+# Stops what ensure_broker started (call it from an EXIT trap).
+stop_started_services() {
+    if [ -n "${STARTED_BROKER_PID:-}" ]; then
+        kill "$STARTED_BROKER_PID" 2>/dev/null || true
+        wait "$STARTED_BROKER_PID" 2>/dev/null || true
+    fi
+}

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use payment_api::server::{self, AppState};
 use payment_proto::v1 as pb;
 use payment_proto::v1::payment_service_client::PaymentServiceClient;
@@ -19,32 +19,7 @@ use uuid::Uuid;
 /// Body limit the test servers use, small enough for size tests to reach with valid fields.
 pub const TEST_BODY_LIMIT: usize = 16 * 1024;
 
-fn admin_url() -> String {
-    std::env::var("TEST_DATABASE_ADMIN_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
-fn url_for(database: &str) -> String {
-    let admin = admin_url();
-    let base = admin
-        .rsplit_once('/')
-        .map_or(admin.as_str(), |(base, _)| base);
-    format!("{base}/{database}")
-}
-
-/// Creates an empty database named `pstest_<random>` and returns its name and URL.
-pub async fn fresh_database() -> (String, String) {
-    let name = format!("pstest_{}", Uuid::new_v4().simple());
-    let mut admin = AsyncPgConnection::establish(&admin_url())
-        .await
-        .expect("PostgreSQL reachable at TEST_DATABASE_ADMIN_URL");
-    admin
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    let url = url_for(&name);
-    (name, url)
-}
+pub use payment_db::testing::fresh_database;
 
 /// Options of a test server.
 #[derive(Debug, Clone)]

@@ -2,7 +2,6 @@
 //! gets its own freshly migrated database and its own server on port 0.
 #![expect(
     clippy::unwrap_used,
-    clippy::expect_used,
     clippy::indexing_slicing,
     clippy::panic,
     reason = "tests"

@@ -96,8 +96,9 @@ async fn a_cancelled_call_does_not_poison_the_pooled_connection() {
 }
 
 async fn set_connections(app: &TestApp, allowed: bool) {
-    let admin_url = app.database_url.rsplit_once('/').unwrap().0.to_owned() + "/postgres";
-    let mut admin = AsyncPgConnection::establish(&admin_url).await.unwrap();
+    let mut admin = AsyncPgConnection::establish(&payment_db::testing::admin_url())
+        .await
+        .unwrap();
     admin
         .batch_execute(&format!(
             "ALTER DATABASE {} WITH ALLOW_CONNECTIONS {allowed}",

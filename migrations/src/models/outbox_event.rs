@@ -38,6 +38,10 @@ pub struct OutboxEvent {
     pub created_at: DateTime<Utc>,
     /// When Kafka acknowledged it.
     pub published_at: Option<DateTime<Utc>>,
+    /// When a publish attempt first failed.
+    pub first_failed_at: Option<DateTime<Utc>>,
+    /// When it was dead-lettered.
+    pub dead_at: Option<DateTime<Utc>>,
 }
 
 /// An outbox row to insert; everything else takes its default (pending, 0 attempts, due now).

@@ -1,0 +1,187 @@
+//! Command line and environment configuration of `relay-job`, validated by clap at start-up:
+//! a bad value exits with code 2 and a message naming the flag and its variable.
+
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// relay-job: drains the payment-service outbox to Kafka, then exits.
+#[derive(Debug, Parser)]
+#[command(
+    name = "relay-job",
+    version,
+    about,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+pub struct Cli {
+    /// What to do; `run` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Settings of `run` when no subcommand is given.
+    #[command(flatten)]
+    pub run: Option<RunArgs>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Drain due outbox events to Kafka once, print a JSON summary line, exit (the default).
+    Run(Box<RunArgs>),
+    /// Move dead-lettered events back to pending (per-payment order is kept).
+    Replay(ReplayArgs),
+    /// Delete published events older than the retention period, in bounded batches.
+    Purge(PurgeArgs),
+    /// Print backlog, oldest pending age, parked payments and dead count as JSON.
+    Stats(DatabaseArgs),
+}
+
+/// Database settings.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// PostgreSQL URL of the payment-service database.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
+}
+
+/// Which dead-lettered events `replay` moves back.
+#[derive(Debug, Clone, Args)]
+#[group(required = true, multiple = false)]
+pub struct ReplaySelector {
+    /// One event, by its event id.
+    #[arg(long)]
+    pub event_id: Option<uuid::Uuid>,
+    /// Every dead event of one payment.
+    #[arg(long)]
+    pub payment_id: Option<uuid::Uuid>,
+    /// Every dead event.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// Settings of `replay`.
+#[derive(Debug, Clone, Args)]
+pub struct ReplayArgs {
+    /// Database.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Selection.
+    #[command(flatten)]
+    pub selector: ReplaySelector,
+}
+
+/// Settings of `purge`.
+#[derive(Debug, Clone, Args)]
+pub struct PurgeArgs {
+    /// Database.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Retention: published events older than this go (e.g. `7d`, `12h`).
+    #[arg(long, env = "RELAY_RETENTION", value_parser = humantime::parse_duration)]
+    pub older_than: Duration,
+    /// Rows deleted per statement.
+    #[arg(long, env = "RELAY_PURGE_BATCH", default_value_t = 10_000, value_parser = clap::value_parser!(i64).range(1..=1_000_000))]
+    pub batch: i64,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Kafka connection settings, passed to librdkafka.
+#[derive(Debug, Clone, Args)]
+pub struct KafkaArgs {
+    /// Bootstrap servers, `host:port[,host:port]`.
+    #[arg(long, env = "KAFKA_BROKERS")]
+    pub kafka_brokers: String,
+    /// `security.protocol`: plaintext, ssl, sasl_plaintext or sasl_ssl.
+    #[arg(long, env = "KAFKA_SECURITY_PROTOCOL", default_value = "plaintext",
+          value_parser = ["plaintext", "ssl", "sasl_plaintext", "sasl_ssl"])]
+    pub kafka_security_protocol: String,
+    /// `sasl.mechanism`, e.g. SCRAM-SHA-512 or PLAIN.
+    #[arg(long, env = "KAFKA_SASL_MECHANISM")]
+    pub kafka_sasl_mechanism: Option<String>,
+    /// `sasl.username`.
+    #[arg(long, env = "KAFKA_SASL_USERNAME")]
+    pub kafka_sasl_username: Option<String>,
+    /// `sasl.password` (prefer the environment variable over the flag).
+    #[arg(long, env = "KAFKA_SASL_PASSWORD", hide_env_values = true)]
+    pub kafka_sasl_password: Option<String>,
+    /// `ssl.ca.location`: CA bundle file.
+    #[arg(long, env = "KAFKA_SSL_CA_LOCATION")]
+    pub kafka_ssl_ca_location: Option<String>,
+    /// `compression.type`: none, gzip, snappy, lz4 or zstd.
+    #[arg(long, env = "KAFKA_COMPRESSION", default_value = "zstd",
+          value_parser = ["none", "gzip", "snappy", "lz4", "zstd"])]
+    pub kafka_compression: String,
+    /// Any other librdkafka setting, `key=value`; repeatable (env: comma-separated).
+    #[arg(long = "kafka-config", env = "KAFKA_CONFIG", value_delimiter = ',', value_parser = parse_key_value)]
+    pub kafka_config: Vec<(String, String)>,
+}
+
+fn parse_key_value(raw: &str) -> Result<(String, String), String> {
+    match raw.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_owned(), value.to_owned()))
+        }
+        _ => Err(format!("expected key=value, got `{raw}`")),
+    }
+}
+
+/// Settings of `run`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Database.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Kafka.
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    /// Topic of the events.
+    #[arg(long, env = "RELAY_EVENTS_TOPIC", default_value = "payments.events")]
+    pub events_topic: String,
+    /// Dead-letter topic.
+    #[arg(long, env = "RELAY_DLQ_TOPIC", default_value = "payments.dlq")]
+    pub dlq_topic: String,
+    /// Partitions of the topics when the relay creates them.
+    #[arg(long, env = "RELAY_TOPIC_PARTITIONS", default_value_t = 6, value_parser = clap::value_parser!(i32).range(1..=10_000))]
+    pub topic_partitions: i32,
+    /// Replication factor of the topics when the relay creates them.
+    #[arg(long, env = "RELAY_TOPIC_REPLICATION", default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=100))]
+    pub topic_replication: i32,
+    /// Events claimed per batch.
+    #[arg(long, env = "RELAY_BATCH_SIZE", default_value_t = 500, value_parser = clap::value_parser!(i64).range(1..=100_000))]
+    pub batch_size: i64,
+    /// Stop claiming after this long (e.g. `30s`, `5m`).
+    #[arg(long, env = "RELAY_MAX_RUNTIME", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub max_runtime: Duration,
+    /// After the deadline or SIGTERM, how long to wait for in-flight acknowledgements.
+    #[arg(long, env = "RELAY_FLUSH_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub flush_timeout: Duration,
+    /// librdkafka `message.timeout.ms`: how long one produce may take before it fails.
+    #[arg(long, env = "RELAY_MESSAGE_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub message_timeout: Duration,
+    /// Failed publish attempts after which an event is dead-lettered.
+    #[arg(long, env = "RELAY_MAX_ATTEMPTS", default_value_t = 10, value_parser = clap::value_parser!(i32).range(1..=1000))]
+    pub max_attempts: i32,
+    /// First retry delay; doubles per attempt, with full jitter.
+    #[arg(long, env = "RELAY_BACKOFF_BASE", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub backoff_base: Duration,
+    /// Longest retry delay.
+    #[arg(long, env = "RELAY_BACKOFF_MAX", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub backoff_max: Duration,
+    /// Consecutive broker-level failures that open the circuit breaker and end the run (exit 3).
+    #[arg(long, env = "RELAY_BREAKER_THRESHOLD", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub breaker_threshold: u32,
+    /// Largest record value in bytes; a larger event is dead-lettered as a reference.
+    #[arg(long, env = "RELAY_MAX_MESSAGE_BYTES", default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1024..=100_000_000))]
+    pub max_message_bytes: u64,
+    /// Log format (logs go to stderr; stdout has only the summary line).
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}

@@ -1,0 +1,75 @@
+//! The dead-letter record of `schemas/dead_letter.json`: the original event (or, when it is too
+//! large to copy, a reference to its outbox row), why it failed, and its failure history.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use payment_db::models::OutboxEvent;
+use serde_json::{Value, json};
+
+/// Longest `error_message`, in characters (the schema's bound).
+const MAX_MESSAGE_CHARS: usize = 1000;
+
+/// Why an event was dead-lettered (the schema's `error_class`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// The stored event does not satisfy its schema.
+    SchemaInvalid,
+    /// Larger than the record size limit.
+    TooLarge,
+    /// The broker refused it permanently.
+    Rejected,
+    /// `--max-attempts` failed attempts.
+    AttemptsExhausted,
+}
+
+impl ErrorClass {
+    /// The schema's name of the class.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SchemaInvalid => "schema_invalid",
+            Self::TooLarge => "too_large",
+            Self::Rejected => "rejected",
+            Self::AttemptsExhausted => "attempts_exhausted",
+        }
+    }
+}
+
+fn rfc3339(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// Builds the record of `row`. The event is copied unless it is too large or not a JSON object.
+pub fn record(
+    row: &OutboxEvent,
+    class: ErrorClass,
+    message: &str,
+    attempts: i32,
+    original_topic: &str,
+    size_bytes: usize,
+    now: DateTime<Utc>,
+) -> Value {
+    let mut record = serde_json::Map::new();
+    let fields = json!({
+        "event_id": row.event_id,
+        "payment_id": row.aggregate_id,
+        "event_type": row.event_type,
+        "sequence": row.aggregate_version,
+        "original_topic": original_topic,
+        "error_class": class.as_str(),
+        "error_message": message.chars().take(MAX_MESSAGE_CHARS).collect::<String>(),
+        "attempts": attempts,
+        "first_failed_at": rfc3339(row.first_failed_at.unwrap_or(now)),
+        "last_failed_at": rfc3339(now),
+    });
+    if let Value::Object(fields) = fields {
+        record.extend(fields);
+    }
+    if class == ErrorClass::TooLarge || !row.payload.is_object() {
+        record.insert(
+            "event_ref".to_owned(),
+            json!({ "outbox_sequence": row.sequence, "size_bytes": size_bytes }),
+        );
+    } else {
+        record.insert("event".to_owned(), row.payload.clone());
+    }
+    Value::Object(record)
+}

@@ -1,0 +1,194 @@
+//! Kafka through librdkafka (`rdkafka`, built from its bundled source): the producer's
+//! settings, topic creation, the records (event and dead letter) and the classification of
+//! delivery errors.
+
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::FutureProducer;
+
+use crate::config::{KafkaArgs, RunArgs};
+
+/// Kafka record headers (contract): CloudEvents attributes in the Kafka binding's `ce_` form
+/// plus the W3C trace context.
+pub const HEADER_ID: &str = "ce_id";
+/// CloudEvents type header.
+pub const HEADER_TYPE: &str = "ce_type";
+/// Per-payment sequence header (same string as the event's `sequence`).
+pub const HEADER_SEQUENCE: &str = "ce_sequence";
+/// W3C trace context header.
+pub const HEADER_TRACEPARENT: &str = "traceparent";
+
+/// The librdkafka settings shared by the producer and the admin client.
+pub fn client_config(kafka: &KafkaArgs) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", &kafka.kafka_brokers)
+        .set("security.protocol", &kafka.kafka_security_protocol)
+        .set("client.id", "relay-job");
+    let optional = [
+        ("sasl.mechanism", &kafka.kafka_sasl_mechanism),
+        ("sasl.username", &kafka.kafka_sasl_username),
+        ("sasl.password", &kafka.kafka_sasl_password),
+        ("ssl.ca.location", &kafka.kafka_ssl_ca_location),
+    ];
+    for (key, value) in optional {
+        if let Some(value) = value {
+            config.set(key, value);
+        }
+    }
+    config
+}
+
+/// The idempotent producer of the relay: `enable.idempotence=true` and `acks=all` (§6.3),
+/// per-partition order kept by librdkafka across its internal retries.
+///
+/// # Errors
+/// A librdkafka configuration error (an unknown or invalid `--kafka-config` key, for example).
+pub fn producer(args: &RunArgs) -> Result<FutureProducer, KafkaError> {
+    let mut config = client_config(&args.kafka);
+    config
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("compression.type", &args.kafka.kafka_compression)
+        .set("linger.ms", "5")
+        .set("message.timeout.ms", millis(args.message_timeout))
+        .set(
+            "message.max.bytes",
+            (args.max_message_bytes + 64 * 1024).to_string(),
+        )
+        .set("queue.buffering.max.messages", "1000000");
+    for (key, value) in &args.kafka.kafka_config {
+        config.set(key, value);
+    }
+    config.create()
+}
+
+fn millis(duration: Duration) -> String {
+    duration.as_millis().max(1).to_string()
+}
+
+/// Creates the events and DLQ topics when missing (the local broker does not create topics on
+/// produce). Fails when the cluster does not answer within `timeout`.
+///
+/// # Errors
+/// [`KafkaError`] when the cluster is unreachable or refuses to create a topic.
+pub async fn ensure_topics(args: &RunArgs, timeout: Duration) -> Result<(), KafkaError> {
+    let admin: AdminClient<DefaultClientContext> = client_config(&args.kafka).create()?;
+    let topics: Vec<NewTopic<'_>> = [args.events_topic.as_str(), args.dlq_topic.as_str()]
+        .into_iter()
+        .map(|name| {
+            NewTopic::new(
+                name,
+                args.topic_partitions,
+                TopicReplication::Fixed(args.topic_replication),
+            )
+        })
+        .collect();
+    let options = AdminOptions::new()
+        .operation_timeout(Some(timeout))
+        .request_timeout(Some(timeout));
+    let results = admin.create_topics(&topics, &options).await?;
+    for result in results {
+        match result {
+            Ok(topic) => tracing::info!(topic, partitions = args.topic_partitions, "created topic"),
+            Err((topic, RDKafkaErrorCode::TopicAlreadyExists)) => {
+                tracing::info!(topic, "topic exists")
+            }
+            Err((_, code)) => return Err(KafkaError::AdminOp(code)),
+        }
+    }
+    Ok(())
+}
+
+/// How a failed delivery counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The cluster is unreachable or not serving: not the event's fault. Attempts are not
+    /// charged; enough of these in a row open the circuit breaker.
+    Broker,
+    /// The event will never be accepted (too large, invalid record, policy): dead-letter it.
+    Permanent(&'static str),
+    /// Anything else about this event: retry with backoff, dead-letter after max attempts.
+    Transient,
+}
+
+/// Classifies a delivery error (librdkafka has already retried what it can retry).
+pub fn classify(error: &KafkaError) -> Failure {
+    use RDKafkaErrorCode as C;
+    match error.rdkafka_error_code() {
+        Some(
+            C::MessageTimedOut
+            | C::AllBrokersDown
+            | C::BrokerTransportFailure
+            | C::RequestTimedOut
+            | C::NetworkException
+            | C::LeaderNotAvailable
+            | C::NotLeaderForPartition
+            | C::BrokerNotAvailable
+            | C::NotEnoughReplicas
+            | C::NotEnoughReplicasAfterAppend
+            | C::UnknownTopicOrPartition
+            | C::UnknownTopic
+            | C::UnknownPartition
+            | C::TopicAuthorizationFailed
+            | C::ClusterAuthorizationFailed
+            | C::Authentication
+            | C::QueueFull
+            | C::Fatal,
+        ) => Failure::Broker,
+        Some(C::MessageSizeTooLarge | C::InvalidMessageSize) => Failure::Permanent("too_large"),
+        Some(
+            C::InvalidRecord | C::InvalidMessage | C::PolicyViolation | C::InvalidRequiredAcks,
+        ) => Failure::Permanent("rejected"),
+        _ => Failure::Transient,
+    }
+}
+
+/// Headers of an event record.
+pub fn event_headers(
+    event_id: &str,
+    event_type: &str,
+    sequence: &str,
+    traceparent: Option<&str>,
+) -> OwnedHeaders {
+    let headers = OwnedHeaders::new_with_capacity(4)
+        .insert(Header {
+            key: HEADER_ID,
+            value: Some(event_id),
+        })
+        .insert(Header {
+            key: HEADER_TYPE,
+            value: Some(event_type),
+        })
+        .insert(Header {
+            key: HEADER_SEQUENCE,
+            value: Some(sequence),
+        });
+    match traceparent {
+        Some(traceparent) => headers.insert(Header {
+            key: HEADER_TRACEPARENT,
+            value: Some(traceparent),
+        }),
+        None => headers,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outages_are_not_event_failures() {
+        let timeout = KafkaError::MessageProduction(RDKafkaErrorCode::MessageTimedOut);
+        assert_eq!(classify(&timeout), Failure::Broker);
+        let too_large = KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge);
+        assert_eq!(classify(&too_large), Failure::Permanent("too_large"));
+        let other = KafkaError::MessageProduction(RDKafkaErrorCode::OutOfOrderSequenceNumber);
+        assert_eq!(classify(&other), Failure::Transient);
+    }
+}

@@ -1,0 +1,17 @@
+//! relay-job: drains the payment-service outbox to Kafka and exits, started by cron or a
+//! scheduler. `run` (the default) claims due events, produces them with an idempotent producer
+//! (`acks=all`), marks them published after their delivery reports, retries failures with
+//! persisted exponential backoff, dead-letters poison events and prints a one-line JSON summary.
+//! `replay`, `purge` and `stats` are the operator's commands.
+//!
+//! How the claim keeps no-loss, per-payment order and identical-only duplicates, also with
+//! several relays at once, is explained in [`queue`]. Depends on `payment-db` and
+//! `payment-events`, never on `payment-api`.
+
+pub mod backoff;
+pub mod config;
+pub mod dead_letter;
+pub mod kafka;
+pub mod queue;
+pub mod run;
+pub mod summary;

@@ -1,0 +1,233 @@
+//! The outbox as a work queue: claim, mark published, record failures, dead-letter, and the
+//! operator queries (replay, purge, stats). Every function takes the connection.
+//!
+//! ## The claim
+//!
+//! [`claim`] selects, in one statement inside the caller's transaction, due `pending` rows that
+//! are the **head** of their payment — no earlier event of the same payment is unpublished
+//! (pending, backing off, in flight elsewhere, or dead) — and locks them with
+//! `FOR UPDATE SKIP LOCKED`. The caller produces them, waits for the delivery reports, marks
+//! the outcome and only then commits. Consequences:
+//!
+//! - **No loss (§6.1):** a row becomes `published` only in the transaction that saw its
+//!   delivery report; a crash rolls the transaction back and the row stays pending. No
+//!   position or high-water mark is kept, so a row whose transaction commits late is simply
+//!   pending at a later claim: it can never be skipped.
+//! - **Per-payment order (§6.2):** at most one event per payment is in flight at a time, across
+//!   every relay process: event *k+1* is claimable only once *k* is committed as published,
+//!   and *k* was acknowledged by Kafka before that commit. A row locked by another relay or
+//!   backing off keeps its successors waiting; a dead one parks them until a replay. The
+//!   writers lock the payment row, so version *k+1* never commits before *k*.
+//! - **Duplicates only as identical copies (§6.3):** a row is produced again only if its
+//!   transaction did not commit after the broker acknowledged it (crash, lost database,
+//!   flush timeout); the record is rebuilt from the same row, with the same event id.
+//! - Several relays split the work: `SKIP LOCKED` hands each a disjoint set of heads.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use payment_db::models::OutboxEvent;
+use payment_db::schema::outbox_events;
+use serde::Serialize;
+use uuid::Uuid;
+
+/// Longest `last_error` stored, in characters.
+const MAX_ERROR_CHARS: usize = 1000;
+
+/// Claims up to `limit` due head events (see the module docs), oldest first, locked until
+/// the caller's transaction ends.
+///
+/// # Errors
+/// Database errors.
+pub async fn claim(conn: &mut AsyncPgConnection, limit: i64) -> QueryResult<Vec<OutboxEvent>> {
+    let sequences: Vec<i64> = diesel::sql_query(
+        "SELECT o.sequence AS value FROM outbox_events o \
+         WHERE o.status = 'pending' AND o.next_attempt_at <= now() \
+           AND NOT EXISTS (SELECT 1 FROM outbox_events e \
+                           WHERE e.aggregate_id = o.aggregate_id \
+                             AND e.aggregate_version < o.aggregate_version \
+                             AND e.status <> 'published') \
+         ORDER BY o.sequence \
+         LIMIT $1 \
+         FOR UPDATE OF o SKIP LOCKED",
+    )
+    .bind::<BigInt, _>(limit)
+    .load::<SequenceRow>(conn)
+    .await?
+    .into_iter()
+    .map(|row| row.value)
+    .collect();
+    outbox_events::table
+        .filter(outbox_events::sequence.eq_any(sequences))
+        .order(outbox_events::sequence.asc())
+        .select(OutboxEvent::as_select())
+        .load(conn)
+        .await
+}
+
+#[derive(QueryableByName)]
+struct SequenceRow {
+    #[diesel(sql_type = BigInt)]
+    value: i64,
+}
+
+/// Marks rows published (Kafka acknowledged them).
+///
+/// # Errors
+/// Database errors.
+pub async fn mark_published(conn: &mut AsyncPgConnection, sequences: &[i64]) -> QueryResult<usize> {
+    if sequences.is_empty() {
+        return Ok(0);
+    }
+    diesel::update(outbox_events::table.filter(outbox_events::sequence.eq_any(sequences)))
+        .set((
+            outbox_events::status.eq("published"),
+            outbox_events::published_at.eq(diesel::dsl::now),
+            outbox_events::last_error.eq(None::<String>),
+        ))
+        .execute(conn)
+        .await
+}
+
+fn bounded(error: &str) -> String {
+    error.chars().take(MAX_ERROR_CHARS).collect()
+}
+
+/// Records a failed attempt: attempts + 1, the next attempt time, the error.
+///
+/// # Errors
+/// Database errors.
+pub async fn record_failure(
+    conn: &mut AsyncPgConnection,
+    sequence: i64,
+    next_attempt_at: DateTime<Utc>,
+    error: &str,
+) -> QueryResult<()> {
+    diesel::sql_query(
+        "UPDATE outbox_events SET attempts = attempts + 1, next_attempt_at = $2, last_error = $3, \
+         first_failed_at = coalesce(first_failed_at, now()) WHERE sequence = $1",
+    )
+    .bind::<BigInt, _>(sequence)
+    .bind::<Timestamptz, _>(next_attempt_at)
+    .bind::<Text, _>(bounded(error))
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// Marks a row dead (its dead-letter record was acknowledged); `attempts` is the final count.
+///
+/// # Errors
+/// Database errors.
+pub async fn mark_dead(
+    conn: &mut AsyncPgConnection,
+    sequence: i64,
+    attempts: i32,
+    error: &str,
+) -> QueryResult<()> {
+    diesel::sql_query(
+        "UPDATE outbox_events SET status = 'dead', attempts = $2, last_error = $3, dead_at = now(), \
+         first_failed_at = coalesce(first_failed_at, now()) WHERE sequence = $1",
+    )
+    .bind::<BigInt, _>(sequence)
+    .bind::<Integer, _>(attempts)
+    .bind::<Text, _>(bounded(error))
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// Which dead events to replay.
+#[derive(Debug, Clone, Copy)]
+pub enum ReplayScope {
+    /// One event.
+    Event(Uuid),
+    /// Every dead event of one payment.
+    Payment(Uuid),
+    /// Every dead event.
+    All,
+}
+
+/// Moves dead events back to pending, due now, with attempts reset. Order needs no help: a
+/// replayed event is again the head of its payment, so its parked successors follow it.
+///
+/// # Errors
+/// Database errors.
+pub async fn replay(conn: &mut AsyncPgConnection, scope: ReplayScope) -> QueryResult<usize> {
+    let (filter, id): (&str, Option<Uuid>) = match scope {
+        ReplayScope::Event(id) => ("event_id = $1", Some(id)),
+        ReplayScope::Payment(id) => ("aggregate_id = $1", Some(id)),
+        ReplayScope::All => ("$1::uuid IS NULL", None),
+    };
+    diesel::sql_query(format!(
+        "UPDATE outbox_events SET status = 'pending', attempts = 0, next_attempt_at = now(), \
+         last_error = NULL, first_failed_at = NULL, dead_at = NULL WHERE status = 'dead' AND {filter}"
+    ))
+    .bind::<Nullable<SqlUuid>, _>(id)
+    .execute(conn)
+    .await
+}
+
+/// Deletes published rows older than `cutoff`, `batch` rows per statement; returns the count.
+///
+/// # Errors
+/// Database errors.
+pub async fn purge(
+    conn: &mut AsyncPgConnection,
+    cutoff: DateTime<Utc>,
+    batch: i64,
+) -> QueryResult<usize> {
+    let mut total = 0;
+    loop {
+        let deleted = diesel::sql_query(
+            "DELETE FROM outbox_events WHERE sequence IN (SELECT sequence FROM outbox_events \
+             WHERE status = 'published' AND published_at < $1 LIMIT $2)",
+        )
+        .bind::<Timestamptz, _>(cutoff)
+        .bind::<BigInt, _>(batch)
+        .execute(conn)
+        .await?;
+        total += deleted;
+        if deleted == 0 {
+            return Ok(total);
+        }
+    }
+}
+
+/// Outbox health: what `stats` prints and the run summary reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, QueryableByName)]
+pub struct Backlog {
+    /// Pending rows (due or backing off, including parked ones).
+    #[diesel(sql_type = BigInt)]
+    pub pending: i64,
+    /// Age of the oldest pending row, in ms (0 when none).
+    #[diesel(sql_type = BigInt)]
+    pub oldest_pending_age_ms: i64,
+    /// Payments whose pending events wait behind a dead one.
+    #[diesel(sql_type = BigInt)]
+    pub parked_payments: i64,
+    /// Dead-lettered rows.
+    #[diesel(sql_type = BigInt)]
+    pub dead: i64,
+}
+
+/// Reads the [`Backlog`].
+///
+/// # Errors
+/// Database errors.
+pub async fn backlog(conn: &mut AsyncPgConnection) -> QueryResult<Backlog> {
+    diesel::sql_query(
+        "SELECT \
+           (SELECT count(*) FROM outbox_events WHERE status = 'pending') AS pending, \
+           (SELECT coalesce(floor(extract(epoch FROM now() - min(created_at)) * 1000), 0)::bigint \
+              FROM outbox_events WHERE status = 'pending') AS oldest_pending_age_ms, \
+           (SELECT count(DISTINCT d.aggregate_id) FROM outbox_events d \
+              WHERE d.status = 'dead' AND EXISTS (SELECT 1 FROM outbox_events p \
+                WHERE p.aggregate_id = d.aggregate_id AND p.status = 'pending' \
+                  AND p.aggregate_version > d.aggregate_version)) AS parked_payments, \
+           (SELECT count(*) FROM outbox_events WHERE status = 'dead') AS dead",
+    )
+    .get_result(conn)
+    .await
+}
