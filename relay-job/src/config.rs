@@ -154,6 +154,10 @@ pub struct RunArgs {
     /// Replication factor of the topics when the relay creates them.
     #[arg(long, env = "RELAY_TOPIC_REPLICATION", default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=100))]
     pub topic_replication: i32,
+    /// Create the topics when missing (needs the CreateTopics permission). With `false` the
+    /// relay only checks, through metadata, that they exist.
+    #[arg(long, env = "RELAY_CREATE_TOPICS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub create_topics: bool,
     /// Events claimed per batch.
     #[arg(long, env = "RELAY_BATCH_SIZE", default_value_t = 500, value_parser = clap::value_parser!(i64).range(1..=100_000))]
     pub batch_size: i64,

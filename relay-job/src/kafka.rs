@@ -9,7 +9,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::FutureProducer;
+use rdkafka::producer::{FutureProducer, Producer};
 
 use crate::config::{KafkaArgs, RunArgs};
 
@@ -102,6 +102,37 @@ pub async fn ensure_topics(args: &RunArgs, timeout: Duration) -> Result<(), Kafk
             Err((_, code)) => return Err(KafkaError::AdminOp(code)),
         }
     }
+    Ok(())
+}
+
+/// Checks, through cluster metadata, that the events and DLQ topics exist (for relays without
+/// the CreateTopics permission).
+///
+/// # Errors
+/// [`KafkaError`] when the cluster does not answer within `timeout` or a topic is missing.
+pub async fn check_topics(
+    producer: &FutureProducer,
+    args: &RunArgs,
+    timeout: Duration,
+) -> Result<(), KafkaError> {
+    for topic in [args.events_topic.clone(), args.dlq_topic.clone()] {
+        let producer = producer.clone();
+        let metadata = tokio::task::spawn_blocking(move || {
+            producer.client().fetch_metadata(Some(&topic), timeout)
+        })
+        .await
+        .map_err(|_| KafkaError::Canceled)??;
+        let known = metadata
+            .topics()
+            .iter()
+            .all(|t| t.error().is_none() && !t.partitions().is_empty());
+        if !known {
+            return Err(KafkaError::MetadataFetch(
+                RDKafkaErrorCode::UnknownTopicOrPartition,
+            ));
+        }
+    }
+    tracing::info!("topics exist");
     Ok(())
 }
 

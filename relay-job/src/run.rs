@@ -147,8 +147,13 @@ async fn drive(
             );
         }
     };
-    if let Err(error) = kafka::ensure_topics(args, STARTUP_TIMEOUT.min(args.message_timeout)).await
-    {
+    let startup_timeout = STARTUP_TIMEOUT.min(args.message_timeout);
+    let topics = if args.create_topics {
+        kafka::ensure_topics(args, startup_timeout).await
+    } else {
+        kafka::check_topics(&producer, args, startup_timeout).await
+    };
+    if let Err(error) = topics {
         return Stop::Failed(
             Outcome::KafkaUnavailable,
             format!("kafka unavailable: {error}"),

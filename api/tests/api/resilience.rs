@@ -209,3 +209,84 @@ async fn an_event_that_fails_its_schema_fails_the_write_and_nothing_commits() {
         (Some("authorized"), Some(1))
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_lets_in_flight_requests_finish_then_exits() {
+    let (_, url) = payment_db::testing::migrated_database().await;
+    let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+    let created = payment_api::admin::create_merchant(&mut conn, "Drain")
+        .await
+        .unwrap();
+    let key = secrecy::ExposeSecret::expose_secret(&created.api_key).to_owned();
+    conn.batch_execute(
+        "CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$ \
+         BEGIN PERFORM pg_sleep(1); RETURN NEW; END $$; \
+         CREATE TRIGGER slow_insert BEFORE INSERT ON payments FOR EACH ROW EXECUTE FUNCTION slow_insert();",
+    )
+    .await
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let address = format!("127.0.0.1:{port}");
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_payment-api"))
+        .args(["serve", "--listen-addr", &address])
+        .env("DATABASE_URL", &url)
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let base = format!("http://{address}");
+    for _ in 0..100 {
+        if client
+            .get(format!("{base}/v1/payments"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let in_flight = tokio::spawn({
+        let (client, base, key) = (client.clone(), base.clone(), key.clone());
+        async move {
+            client
+                .post(format!("{base}/v1/payments"))
+                .bearer_auth(key)
+                .json(&authorize_body(10, "USD", "pm_card_visa"))
+                .send()
+                .await
+                .map(|response| response.status().as_u16())
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pid = server.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert_eq!(
+        in_flight.await.unwrap().unwrap(),
+        201,
+        "the request in flight completes"
+    );
+    let status = tokio::task::spawn_blocking(move || server.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "exit 0 after draining: {status:?}");
+    assert!(
+        client
+            .get(format!("{base}/v1/payments"))
+            .send()
+            .await
+            .is_err(),
+        "no longer listening"
+    );
+}

@@ -206,3 +206,72 @@ async fn sigterm_mid_batch_finishes_the_batch_then_exits() {
         published
     );
 }
+
+/// librdkafka's mock cluster, used in addition to tansu for what a real broker cannot do on
+/// demand: here, every produce failing for a while as in a broker-side outage.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broker_outage_mid_run_opens_the_breaker_without_charging_attempts() {
+    use rdkafka::mocking::MockCluster;
+    use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+
+    let outbox = Outbox::new().await;
+    outbox.bulk(10, 2).await;
+    let cluster = MockCluster::new(1).unwrap();
+    cluster
+        .create_topic(&outbox.events_topic, PARTITIONS, 1)
+        .unwrap();
+    cluster
+        .create_topic(&outbox.dlq_topic, PARTITIONS, 1)
+        .unwrap();
+    cluster.request_errors(
+        RDKafkaApiKey::Produce,
+        &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS; 5000],
+    );
+    let run = |args: &[&str]| {
+        let mut all = vec!["run", "--create-topics", "false"];
+        all.extend_from_slice(args);
+        summary_of(
+            &outbox
+                .relay_command(&all)
+                .env("KAFKA_BROKERS", cluster.bootstrap_servers())
+                .output()
+                .unwrap(),
+        )
+    };
+    let (code, summary) = run(&["--message-timeout", "1s", "--breaker-threshold", "3"]);
+    assert_eq!(
+        (code, summary["outcome"].as_str()),
+        (3, Some("kafka_unavailable")),
+        "{summary}"
+    );
+    assert!(
+        summary["reason"]
+            .as_str()
+            .unwrap()
+            .contains("circuit breaker"),
+        "{summary}"
+    );
+    assert_eq!(
+        (
+            summary["published"].as_u64(),
+            summary["dead_lettered"].as_u64()
+        ),
+        (Some(0), Some(0))
+    );
+    assert!(
+        crate::operations::attempts(&outbox)
+            .await
+            .iter()
+            .all(|a| *a == 0),
+        "no attempt charged"
+    );
+    assert_eq!(outbox.statuses().await.get("pending"), Some(&20));
+
+    cluster.clear_request_errors(RDKafkaApiKey::Produce);
+    let (code, summary) = run(&[]);
+    assert_eq!(
+        (code, summary["published"].as_u64()),
+        (0, Some(20)),
+        "{summary}"
+    );
+}
