@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use axum::http::HeaderValue;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// payment-api: payments over gRPC, gRPC-web and REST on one port.
@@ -25,6 +26,8 @@ pub enum Command {
     /// Administration.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Print the OpenAPI document of the REST API (the content of `openapi/openapi.json`).
+    Openapi,
 }
 
 /// Administrative subcommands.
@@ -81,9 +84,32 @@ pub struct ServeArgs {
     /// After SIGTERM or Ctrl-C, how long in-flight requests may take before the process exits, in ms.
     #[arg(long, env = "SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
     pub shutdown_grace_ms: u64,
+    /// Origins allowed to call from browsers (gRPC-web and REST), comma-separated, e.g.
+    /// `https://shop.example,http://localhost:5173`. Empty: no cross-origin calls.
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
+    pub cors_allowed_origins: Vec<HeaderValue>,
+    /// How often gRPC health re-checks the database, in ms.
+    #[arg(long, env = "HEALTH_CHECK_INTERVAL_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(50..=60_000))]
+    pub health_check_interval_ms: u64,
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+}
+
+/// Parses one CORS origin: `scheme://host[:port]` with scheme http or https and no path.
+fn parse_origin(raw: &str) -> Result<HeaderValue, String> {
+    let raw = raw.trim();
+    let uri: http::Uri = raw
+        .parse()
+        .map_err(|_| format!("`{raw}` is not an origin like https://shop.example"))?;
+    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+    let bare = uri.path() == "/" && !raw.ends_with('/') && uri.query().is_none();
+    if !scheme_ok || uri.authority().is_none() || !bare {
+        return Err(format!(
+            "`{raw}` is not an origin like https://shop.example (scheme, host, optional port; no path)"
+        ));
+    }
+    HeaderValue::from_str(raw).map_err(|_| format!("`{raw}` is not a valid header value"))
 }
 
 impl ServeArgs {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Parser;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use payment_api::config::{AdminCommand, Cli, Command, LogFormat, ServeArgs};
-use payment_api::server::{self, AppState};
+use payment_api::server::{self, ServerConfig};
 use secrecy::ExposeSecret;
 use tracing_subscriber::EnvFilter;
 
@@ -30,7 +30,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let log_format = match &cli.command {
         Command::Serve(args) => args.log_format,
-        Command::Migrate(_) | Command::Admin(_) => LogFormat::Text,
+        Command::Migrate(_) | Command::Admin(_) | Command::Openapi => LogFormat::Text,
     };
     init_logging(log_format);
     let result = match cli.command {
@@ -39,6 +39,7 @@ async fn main() -> ExitCode {
         Command::Admin(AdminCommand::CreateMerchant { database, name }) => {
             create_merchant(&database.database_url, &name).await
         }
+        Command::Openapi => print_openapi(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -69,6 +70,15 @@ async fn create_merchant(database_url: &str, name: &str) -> Result<(), Failure> 
     let mut out = std::io::stdout().lock();
     writeln!(out, "merchant_id={}", created.merchant_id)
         .and_then(|()| writeln!(out, "api_key={}", created.api_key.expose_secret()))
+        .map_err(|error| (1, format!("cannot print: {error}")))
+}
+
+fn print_openapi() -> Result<(), Failure> {
+    let document = payment_api::openapi::document()
+        .map_err(|error| (1, format!("cannot render OpenAPI: {error}")))?;
+    std::io::stdout()
+        .lock()
+        .write_all(document.as_bytes())
         .map_err(|error| (1, format!("cannot print: {error}")))
 }
 
@@ -111,11 +121,14 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
         server::shutdown_signal().await;
         let _ = stop_tx.send(());
     };
-    let serving = server::serve(
-        listener,
-        server::router(AppState::new(pool, body_limit)),
-        shutdown,
-    );
+    let config = ServerConfig {
+        body_limit,
+        cors_allowed_origins: args.cors_allowed_origins.clone(),
+        health_interval: Duration::from_millis(args.health_check_interval_ms),
+    };
+    let router = server::router(pool, &config)
+        .map_err(|error| (1, format!("cannot build the server: {error}")))?;
+    let serving = server::serve(listener, router, shutdown);
     tokio::pin!(serving);
     tokio::select! {
         result = &mut serving => result.map_err(|error| (1, format!("server failed: {error}"))),

@@ -1,23 +1,57 @@
-//! Builds the one-port server: REST under `/v1` and gRPC `payments.v1.PaymentService`
-//! (HTTP/2) on the same listener, with graceful shutdown.
+//! Builds the one-port server: REST under `/v1`, gRPC and gRPC-web (`payments.v1.PaymentService`,
+//! `grpc.health.v1.Health`, server reflection v1 and v1alpha), `/openapi.json`, `/docs`,
+//! `/healthz`, `/readyz` and `/metrics`, with CORS outermost so preflights never reach
+//! authentication or a handler.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::FromRef;
+use axum::http::{HeaderName, HeaderValue, Method};
+use axum::routing::get;
 use payment_db::DbPool;
-use payment_proto::v1::payment_service_server::{PaymentServiceServer, SERVICE_NAME};
+use payment_proto::v1::payment_service_server::PaymentServiceServer;
 use tokio::net::TcpListener;
 use tonic::codec::CompressionEncoding;
-use tower::ServiceExt;
+use tonic::server::NamedService;
+use tower::ServiceBuilder;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
 
 use crate::domain::acquirer::SimulatedAcquirer;
+use crate::domain::idempotency;
 use crate::grpc::GrpcApi;
 use crate::grpc::status::CodecErrorLayer;
-use crate::rest;
+use crate::metrics::Metrics;
+use crate::openapi::ApiDoc;
 use crate::service::PaymentService;
+use crate::{health, metrics, rest};
+
+/// Settings of the server that are not the database's.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Largest request in bytes, the same on every surface.
+    pub body_limit: usize,
+    /// Origins allowed to call from browsers (CORS); empty means none.
+    pub cors_allowed_origins: Vec<HeaderValue>,
+    /// How often the gRPC health status re-checks the database.
+    pub health_interval: Duration,
+}
+
+impl ServerConfig {
+    /// Defaults for a body limit: no CORS origins, health checked every second.
+    pub fn new(body_limit: usize) -> Self {
+        Self {
+            body_limit,
+            cors_allowed_origins: Vec::new(),
+            health_interval: Duration::from_secs(1),
+        }
+    }
+}
 
 /// Shared state of every handler.
 #[derive(Debug, Clone)]
@@ -26,41 +60,132 @@ pub struct AppState {
     pub service: PaymentService,
     /// Largest request in bytes, the same on every surface.
     pub body_limit: usize,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
 }
 
-impl AppState {
-    /// State over a pool with the simulated acquirer.
-    pub fn new(pool: DbPool, body_limit: usize) -> Self {
-        Self {
-            service: PaymentService::new(pool, Arc::new(SimulatedAcquirer)),
-            body_limit,
-        }
-    }
+/// Request headers a browser may send (gRPC-web, Connect and our own).
+const ALLOWED_HEADERS: [&str; 10] = [
+    "content-type",
+    "x-grpc-web",
+    "x-user-agent",
+    "grpc-timeout",
+    "authorization",
+    "idempotency-key",
+    "traceparent",
+    "connect-protocol-version",
+    "connect-timeout-ms",
+    "accept-encoding",
+];
+
+/// Response headers a browser may read: gRPC status and our own metadata.
+const EXPOSED_HEADERS: [&str; 4] = [
+    "grpc-status",
+    "grpc-message",
+    "grpc-status-details-bin",
+    idempotency::REPLAYED_HEADER,
+];
+
+fn cors(origins: &[HeaderValue]) -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins.iter().cloned()))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers(ALLOWED_HEADERS.map(HeaderName::from_static))
+        .expose_headers(EXPOSED_HEADERS.map(HeaderName::from_static))
+        .max_age(Duration::from_secs(3600))
 }
 
-impl FromRef<AppState> for () {
-    fn from_ref(_: &AppState) -> Self {}
+/// Wraps a tonic service for our router: gRPC-web translation outside, our codec-error mapping
+/// inside.
+fn grpc<S>(
+    service: S,
+    limit_bytes: usize,
+) -> (
+    String,
+    impl tower::Service<
+        http::Request<axum::body::Body>,
+        Response = http::Response<tonic::body::Body>,
+        Error = Infallible,
+        Future = impl Send + 'static,
+    > + Clone
+    + Send
+    + Sync
+    + 'static,
+)
+where
+    S: tower::Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = Infallible,
+        > + NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let path = format!("/{}/{{*method}}", S::NAME);
+    let service = ServiceBuilder::new()
+        .layer(tonic_web::GrpcWebLayer::new())
+        .layer(CodecErrorLayer { limit_bytes })
+        .service(service);
+    (path, service)
 }
 
-/// The whole HTTP application: REST routes, the gRPC service and the fallback.
-pub fn router(state: AppState) -> Router {
-    let grpc = PaymentServiceServer::new(GrpcApi::new(state.service.clone()))
-        .max_decoding_message_size(state.body_limit)
+/// The whole HTTP application. Spawns the task that keeps gRPC health in step with the database.
+///
+/// # Errors
+/// When the reflection descriptors or the metrics registry cannot be built (a bug).
+pub fn router(
+    pool: DbPool,
+    config: &ServerConfig,
+) -> Result<Router, Box<dyn std::error::Error + Send + Sync>> {
+    let state = AppState {
+        service: PaymentService::new(pool.clone(), Arc::new(SimulatedAcquirer)),
+        body_limit: config.body_limit,
+        metrics: Metrics::new()?,
+    };
+    let (reporter, health_service) = tonic_health::server::health_reporter();
+    tokio::spawn(health::watch_database(
+        reporter,
+        pool,
+        config.health_interval,
+    ));
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(payment_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection().build_v1()?;
+    let reflection_v1alpha = reflection().build_v1alpha()?;
+    let payments = PaymentServiceServer::new(GrpcApi::new(state.service.clone()))
+        .max_decoding_message_size(config.body_limit)
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip);
-    let grpc = tower::ServiceBuilder::new()
-        .layer(CodecErrorLayer {
-            limit_bytes: state.body_limit,
-        })
-        .service(grpc)
-        .map_request(|request: http::Request<axum::body::Body>| {
-            request.map(tonic::body::Body::new)
-        });
-    rest::router()
-        .route_service(&format!("/{SERVICE_NAME}/{{*method}}"), grpc)
+
+    let limit = config.body_limit;
+    let (payments_path, payments) = grpc(payments, limit);
+    let (health_path, health_service) = grpc(health_service, limit);
+    let (reflection_v1_path, reflection_v1) = grpc(reflection_v1, limit);
+    let (reflection_v1alpha_path, reflection_v1alpha) = grpc(reflection_v1alpha, limit);
+    let app = rest::router()
+        .route_service(&payments_path, payments)
+        .route_service(&health_path, health_service)
+        .route_service(&reflection_v1_path, reflection_v1)
+        .route_service(&reflection_v1alpha_path, reflection_v1alpha)
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::scrape))
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
         .fallback(rest::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::record,
+        ))
         .with_state(state)
         .layer(TraceLayer::new_for_http())
+        .layer(cors(&config.cors_allowed_origins));
+    Ok(app)
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then stops accepting and lets

@@ -1,5 +1,7 @@
 //! Embedded diesel migrations (the SQL under `migrations/sql`).
 
+use diesel::migration::MigrationSource;
+use diesel::pg::Pg;
 use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
@@ -34,4 +36,38 @@ pub async fn pending(database_url: &str) -> Result<Vec<String>, MigrationError> 
         .iter()
         .map(|m| m.name().version().to_string())
         .collect())
+}
+
+/// Version of the newest embedded migration.
+pub fn latest_version() -> Option<String> {
+    MigrationSource::<Pg>::migrations(&MIGRATIONS)
+        .ok()?
+        .iter()
+        .map(|migration| migration.name().version().to_string())
+        .max()
+}
+
+/// Whether the newest embedded migration is applied (cheap: one indexed lookup), for
+/// readiness probes.
+///
+/// # Errors
+/// Database errors (including a database never migrated).
+pub async fn is_current(conn: &mut AsyncPgConnection) -> diesel::QueryResult<bool> {
+    use diesel::sql_types::{Bool, Text};
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Current {
+        #[diesel(sql_type = Bool)]
+        current: bool,
+    }
+    let Some(latest) = latest_version() else {
+        return Ok(true);
+    };
+    let row: Current = diesel::sql_query(
+        "SELECT EXISTS (SELECT 1 FROM __diesel_schema_migrations WHERE version = $1) AS current",
+    )
+    .bind::<Text, _>(latest)
+    .get_result(conn)
+    .await?;
+    Ok(row.current)
 }

@@ -1,6 +1,8 @@
 //! Outbox writes shared by every writer. The relay's claim/mark queries live in `relay-job`
 //! on top of these rows.
 
+use diesel::QueryResult;
+use diesel::sql_types::BigInt;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use payment_events::CloudEvent;
 
@@ -53,4 +55,41 @@ pub async fn insert_event(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// Outbox health, read by the API's metrics, the relay's summary and `relay-job stats`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, diesel::QueryableByName)]
+pub struct Backlog {
+    /// Pending rows (due or backing off, including parked ones).
+    #[diesel(sql_type = BigInt)]
+    pub pending: i64,
+    /// Age of the oldest pending row, in ms (0 when none).
+    #[diesel(sql_type = BigInt)]
+    pub oldest_pending_age_ms: i64,
+    /// Payments whose pending events wait behind a dead one.
+    #[diesel(sql_type = BigInt)]
+    pub parked_payments: i64,
+    /// Dead-lettered rows.
+    #[diesel(sql_type = BigInt)]
+    pub dead: i64,
+}
+
+/// Reads the [`Backlog`].
+///
+/// # Errors
+/// Database errors.
+pub async fn backlog(conn: &mut AsyncPgConnection) -> QueryResult<Backlog> {
+    diesel::sql_query(
+        "SELECT \
+           (SELECT count(*) FROM outbox_events WHERE status = 'pending') AS pending, \
+           (SELECT coalesce(floor(extract(epoch FROM now() - min(created_at)) * 1000), 0)::bigint \
+              FROM outbox_events WHERE status = 'pending') AS oldest_pending_age_ms, \
+           (SELECT count(DISTINCT d.aggregate_id) FROM outbox_events d \
+              WHERE d.status = 'dead' AND EXISTS (SELECT 1 FROM outbox_events p \
+                WHERE p.aggregate_id = d.aggregate_id AND p.status = 'pending' \
+                  AND p.aggregate_version > d.aggregate_version)) AS parked_payments, \
+           (SELECT count(*) FROM outbox_events WHERE status = 'dead') AS dead",
+    )
+    .get_result(conn)
+    .await
 }

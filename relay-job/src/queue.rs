@@ -29,7 +29,6 @@ use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamptz, Uuid as Sq
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use payment_db::models::OutboxEvent;
 use payment_db::schema::outbox_events;
-use serde::Serialize;
 use uuid::Uuid;
 
 /// Longest `last_error` stored, in characters.
@@ -195,39 +194,4 @@ pub async fn purge(
     }
 }
 
-/// Outbox health: what `stats` prints and the run summary reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, QueryableByName)]
-pub struct Backlog {
-    /// Pending rows (due or backing off, including parked ones).
-    #[diesel(sql_type = BigInt)]
-    pub pending: i64,
-    /// Age of the oldest pending row, in ms (0 when none).
-    #[diesel(sql_type = BigInt)]
-    pub oldest_pending_age_ms: i64,
-    /// Payments whose pending events wait behind a dead one.
-    #[diesel(sql_type = BigInt)]
-    pub parked_payments: i64,
-    /// Dead-lettered rows.
-    #[diesel(sql_type = BigInt)]
-    pub dead: i64,
-}
-
-/// Reads the [`Backlog`].
-///
-/// # Errors
-/// Database errors.
-pub async fn backlog(conn: &mut AsyncPgConnection) -> QueryResult<Backlog> {
-    diesel::sql_query(
-        "SELECT \
-           (SELECT count(*) FROM outbox_events WHERE status = 'pending') AS pending, \
-           (SELECT coalesce(floor(extract(epoch FROM now() - min(created_at)) * 1000), 0)::bigint \
-              FROM outbox_events WHERE status = 'pending') AS oldest_pending_age_ms, \
-           (SELECT count(DISTINCT d.aggregate_id) FROM outbox_events d \
-              WHERE d.status = 'dead' AND EXISTS (SELECT 1 FROM outbox_events p \
-                WHERE p.aggregate_id = d.aggregate_id AND p.status = 'pending' \
-                  AND p.aggregate_version > d.aggregate_version)) AS parked_payments, \
-           (SELECT count(*) FROM outbox_events WHERE status = 'dead') AS dead",
-    )
-    .get_result(conn)
-    .await
-}
+pub use payment_db::outbox::{Backlog, backlog};

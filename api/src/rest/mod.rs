@@ -11,18 +11,18 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use crate::domain::idempotency;
 use crate::domain::payment::{AmountRequest, AuthorizeRequest, Payment, VoidRequest};
 use crate::error::ApiError;
+use crate::rest::problem::Problem;
 use crate::server::AppState;
 use crate::service::{WriteContext, WriteOutcome};
 use extract::{ApiJson, Merchant, OptionalApiJson, WriteHeaders};
 
 /// Query of `GET /v1/payments`.
-#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct ListQuery {
     /// Page size: default 20, capped at 100.
     pub page_size: Option<i64>,
@@ -70,7 +70,28 @@ fn written(status: StatusCode, outcome: WriteOutcome) -> Response {
 }
 
 /// `POST /v1/payments`: authorize. 201 with the payment (also for a decline).
-async fn authorize(
+#[utoipa::path(
+    post,
+    path = "/v1/payments",
+    tag = "payments",
+    summary = "Authorize a payment",
+    request_body(content = AuthorizeRequest, content_type = "application/json"),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; scoped per merchant and operation. A replay returns the original answer with `Idempotent-Replayed: true`.")),
+    responses(
+        (status = 201, description = "The payment: `authorized`, or `declined` with a reason", body = Payment, headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same key"))),
+        (status = 400, description = "Malformed request (bad JSON, id or header)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or bad API key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such payment for this merchant", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Illegal transition, or the same idempotency key is in flight", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Request larger than the limit", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid value, or idempotency key reused with another request", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn authorize(
     State(state): State<AppState>,
     merchant: Merchant,
     headers: WriteHeaders,
@@ -84,7 +105,28 @@ async fn authorize(
 }
 
 /// `POST /v1/payments/{id}/capture`: 200 with the payment.
-async fn capture(
+#[utoipa::path(
+    post,
+    path = "/v1/payments/{id}/capture",
+    tag = "payments",
+    summary = "Capture an authorized payment (once, full or partial)",
+    request_body(content = Option<AmountRequest>, content_type = "application/json"),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; scoped per merchant and operation. A replay returns the original answer with `Idempotent-Replayed: true`."), ("id" = String, Path, description = "Payment id (UUID)")),
+    responses(
+        (status = 200, description = "The payment", body = Payment, headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same key"))),
+        (status = 400, description = "Malformed request (bad JSON, id or header)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or bad API key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such payment for this merchant", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Illegal transition, or the same idempotency key is in flight", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Request larger than the limit", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid value, or idempotency key reused with another request", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn capture(
     State(state): State<AppState>,
     merchant: Merchant,
     headers: WriteHeaders,
@@ -99,19 +141,62 @@ async fn capture(
 }
 
 /// `POST /v1/payments/{id}/void`: 200 with the payment.
-async fn void(
+#[utoipa::path(
+    post,
+    path = "/v1/payments/{id}/void",
+    tag = "payments",
+    summary = "Void an authorized payment before capture",
+    request_body(content = Option<VoidRequest>, content_type = "application/json"),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; scoped per merchant and operation. A replay returns the original answer with `Idempotent-Replayed: true`."), ("id" = String, Path, description = "Payment id (UUID)")),
+    responses(
+        (status = 200, description = "The payment", body = Payment, headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same key"))),
+        (status = 400, description = "Malformed request (bad JSON, id or header)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or bad API key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such payment for this merchant", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Illegal transition, or the same idempotency key is in flight", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Request larger than the limit", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid value, or idempotency key reused with another request", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn void(
     State(state): State<AppState>,
     merchant: Merchant,
     headers: WriteHeaders,
     Path(id): Path<String>,
-    OptionalApiJson(_): OptionalApiJson<VoidRequest>,
+    OptionalApiJson(body): OptionalApiJson<VoidRequest>,
 ) -> Result<Response, ApiError> {
+    let VoidRequest {} = body;
     let outcome = state.service.void(context(merchant, headers), &id).await?;
     Ok(written(StatusCode::OK, outcome))
 }
 
 /// `POST /v1/payments/{id}/refunds`: 201 with the payment (a refund was created).
-async fn refund(
+#[utoipa::path(
+    post,
+    path = "/v1/payments/{id}/refunds",
+    tag = "payments",
+    summary = "Refund part or all of the captured amount",
+    request_body(content = Option<AmountRequest>, content_type = "application/json"),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; scoped per merchant and operation. A replay returns the original answer with `Idempotent-Replayed: true`."), ("id" = String, Path, description = "Payment id (UUID)")),
+    responses(
+        (status = 201, description = "The payment", body = Payment, headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same key"))),
+        (status = 400, description = "Malformed request (bad JSON, id or header)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or bad API key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such payment for this merchant", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Illegal transition, or the same idempotency key is in flight", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Request larger than the limit", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid value, or idempotency key reused with another request", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn refund(
     State(state): State<AppState>,
     merchant: Merchant,
     headers: WriteHeaders,
@@ -126,7 +211,24 @@ async fn refund(
 }
 
 /// `GET /v1/payments/{id}`.
-async fn get_payment(
+#[utoipa::path(
+    get,
+    path = "/v1/payments/{id}",
+    tag = "payments",
+    summary = "Get a payment",
+    params(("id" = String, Path, description = "Payment id (UUID)")),
+    responses(
+        (status = 200, description = "The payment", body = Payment),
+        (status = 400, description = "Malformed id or query", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or bad API key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such payment for this merchant", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid query value", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_payment(
     State(state): State<AppState>,
     merchant: Merchant,
     Path(id): Path<String>,
@@ -135,7 +237,27 @@ async fn get_payment(
 }
 
 /// `GET /v1/payments?page_size=&page_token=`.
-async fn list(
+#[utoipa::path(
+    get,
+    path = "/v1/payments",
+    tag = "payments",
+    summary = "List payments, newest first",
+    params(
+        ("page_size" = Option<i64>, Query, description = "Page size: default 20, capped at 100"),
+        ("page_token" = Option<String>, Query, description = "`next_page_token` of the previous page")
+    ),
+    responses(
+        (status = 200, description = "A page of payments", body = PaymentList),
+        (status = 400, description = "Malformed id or query", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or bad API key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such payment for this merchant", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid query value", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list(
     State(state): State<AppState>,
     merchant: Merchant,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use payment_api::server::{self, AppState};
+use payment_api::server::{self, ServerConfig};
 use payment_proto::v1 as pb;
 use payment_proto::v1::payment_service_client::PaymentServiceClient;
 use secrecy::ExposeSecret;
@@ -20,6 +20,9 @@ use uuid::Uuid;
 pub const TEST_BODY_LIMIT: usize = 16 * 1024;
 
 pub use payment_db::testing::fresh_database;
+
+/// The origin test servers allow for CORS.
+pub const ALLOWED_ORIGIN: &str = "http://shop.example:3000";
 
 /// Options of a test server.
 #[derive(Debug, Clone)]
@@ -71,7 +74,12 @@ impl TestApp {
         .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
-        let router = server::router(AppState::new(pool, options.body_limit));
+        let config = ServerConfig {
+            body_limit: options.body_limit,
+            cors_allowed_origins: vec![ALLOWED_ORIGIN.parse().unwrap()],
+            health_interval: Duration::from_millis(100),
+        };
+        let router = server::router(pool, &config).unwrap();
         tokio::spawn(server::serve(listener, router, std::future::pending()));
         let base_url = format!("http://{address}");
         let channel = Channel::from_shared(base_url.clone())

@@ -19,3 +19,5 @@ mod parity;
 mod resilience;
 mod rest_bodies;
 mod routes;
+mod surfaces;
+mod web;

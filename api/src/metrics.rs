@@ -1,0 +1,170 @@
+//! Prometheus metrics at `/metrics` (text format 0.0.4): request count and latency per surface,
+//! route and status; database pool use; outbox backlog and oldest pending age (read from the
+//! database at scrape time, so every API replica reports the same backlog).
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+use crate::server::AppState;
+
+/// The metrics of one server; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    pool: IntGaugeVec,
+    outbox: IntGaugeVec,
+}
+
+impl Metrics {
+    /// Registers every metric in a new registry.
+    ///
+    /// # Errors
+    /// When a metric definition is invalid (a bug).
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "http_requests_total",
+                "Requests by surface (rest, grpc, grpc-web), route or method, and status",
+            ),
+            &["surface", "route", "status"],
+        )?;
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "Request latency in seconds by surface and route",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
+            &["surface", "route"],
+        )?;
+        let pool = IntGaugeVec::new(
+            Opts::new("db_pool_connections", "Database pool connections by state"),
+            &["state"],
+        )?;
+        let outbox = IntGaugeVec::new(
+            Opts::new(
+                "outbox_backlog",
+                "Outbox: pending events, dead events, oldest pending age in ms",
+            ),
+            &["measure"],
+        )?;
+        for collector in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(latency.clone()),
+            Box::new(pool.clone()),
+            Box::new(outbox.clone()),
+        ] {
+            registry.register(collector)?;
+        }
+        Ok(Self {
+            registry,
+            requests,
+            latency,
+            pool,
+            outbox,
+        })
+    }
+}
+
+fn surface(request: &Request) -> &'static str {
+    match request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(ct) if ct.starts_with("application/grpc-web") => "grpc-web",
+        Some(ct) if ct.starts_with("application/grpc") => "grpc",
+        _ => "rest",
+    }
+}
+
+/// Middleware recording count and latency of every request.
+pub async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let surface = surface(&request);
+    let route = match request.extensions().get::<MatchedPath>() {
+        Some(path) if surface == "rest" => path.as_str().to_owned(),
+        _ if surface != "rest" => request.uri().path().to_owned(),
+        _ => "unmatched".to_owned(),
+    };
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = if surface == "rest" {
+        response.status().as_u16().to_string()
+    } else {
+        // Errors end in the headers (trailers-only); a success's grpc-status 0 is in trailers.
+        response
+            .headers()
+            .get("grpc-status")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("0")
+            .to_owned()
+    };
+    let metrics = &state.metrics;
+    metrics
+        .requests
+        .with_label_values(&[surface, route.as_str(), status.as_str()])
+        .inc();
+    metrics
+        .latency
+        .with_label_values(&[surface, route.as_str()])
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+/// `GET /metrics`.
+pub async fn scrape(State(state): State<AppState>) -> Response {
+    let metrics = &state.metrics;
+    let status = state.service.pool().status();
+    let in_use = status.size.saturating_sub(status.available);
+    for (label, value) in [
+        ("max", status.max_size),
+        ("open", status.size),
+        ("in_use", in_use),
+        ("idle", status.available),
+    ] {
+        metrics
+            .pool
+            .with_label_values(&[label])
+            .set(i64::try_from(value).unwrap_or(i64::MAX));
+    }
+    if let Ok(mut conn) = state.service.pool().get().await
+        && let Ok(backlog) = payment_db::outbox::backlog(&mut conn).await
+    {
+        metrics
+            .outbox
+            .with_label_values(&["pending"])
+            .set(backlog.pending);
+        metrics
+            .outbox
+            .with_label_values(&["dead"])
+            .set(backlog.dead);
+        metrics
+            .outbox
+            .with_label_values(&["oldest_pending_age_ms"])
+            .set(backlog.oldest_pending_age_ms);
+    }
+    let mut body = Vec::new();
+    if TextEncoder::new()
+        .encode(&metrics.registry.gather(), &mut body)
+        .is_err()
+    {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    let mut response = body.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
+}
