@@ -73,6 +73,9 @@ pub enum ApiError {
         /// The limit in bytes.
         limit_bytes: usize,
     },
+    /// A known REST path called with another method. gRPC UNIMPLEMENTED, HTTP 405.
+    #[error("this method is not allowed on this path")]
+    MethodNotAllowed,
     /// Too many requests. gRPC RESOURCE_EXHAUSTED, HTTP 429.
     #[error("too many requests; retry later")]
     RateLimited,
@@ -127,6 +130,7 @@ impl ApiError {
             Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::IdempotencyKeyInFlight => "idempotency_key_in_flight",
             Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::MethodNotAllowed => "method_not_allowed",
             Self::RateLimited => "rate_limited",
             Self::DatabaseUnavailable => "database_unavailable",
             Self::Internal(_) => "internal",
@@ -145,6 +149,7 @@ impl ApiError {
             | Self::IdempotencyKeyReused
             | Self::IdempotencyKeyInFlight
             | Self::PayloadTooLarge { .. }
+            | Self::MethodNotAllowed
             | Self::RateLimited
             | Self::DatabaseUnavailable
             | Self::Internal(_) => None,
@@ -163,6 +168,7 @@ impl ApiError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::IllegalTransition { .. } | Self::IdempotencyKeyInFlight => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -180,6 +186,7 @@ impl ApiError {
             Self::IllegalTransition { .. } | Self::IdempotencyKeyReused => Code::FailedPrecondition,
             Self::IdempotencyKeyInFlight => Code::Aborted,
             Self::PayloadTooLarge { .. } | Self::RateLimited => Code::ResourceExhausted,
+            Self::MethodNotAllowed => Code::Unimplemented,
             Self::DatabaseUnavailable => Code::Unavailable,
             Self::Internal(_) => Code::Internal,
         }
@@ -267,6 +274,7 @@ mod tests {
             ApiError::IdempotencyKeyReused,
             ApiError::IdempotencyKeyInFlight,
             ApiError::PayloadTooLarge { limit_bytes: 10 },
+            ApiError::MethodNotAllowed,
             ApiError::RateLimited,
             ApiError::DatabaseUnavailable,
             ApiError::internal("boom"),
@@ -291,6 +299,7 @@ mod tests {
                 (Code::FailedPrecondition, 422),
                 (Code::Aborted, 409),
                 (Code::ResourceExhausted, 413),
+                (Code::Unimplemented, 405),
                 (Code::ResourceExhausted, 429),
                 (Code::Unavailable, 503),
                 (Code::Internal, 500),

@@ -37,7 +37,12 @@ fn rfc3339(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-/// Builds the record of `row`. The event is copied unless it is too large or not a JSON object.
+/// Builds the record of `row`. The event is copied unless `reference` is set, it is not a JSON
+/// object, or the copy would not satisfy the schema; then a reference to the outbox row is sent.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one flat record of the schema's fields"
+)]
 pub fn record(
     row: &OutboxEvent,
     class: ErrorClass,
@@ -46,6 +51,7 @@ pub fn record(
     original_topic: &str,
     size_bytes: usize,
     now: DateTime<Utc>,
+    reference: bool,
 ) -> Value {
     let mut record = serde_json::Map::new();
     let fields = json!({
@@ -63,13 +69,15 @@ pub fn record(
     if let Value::Object(fields) = fields {
         record.extend(fields);
     }
-    if class == ErrorClass::TooLarge || !row.payload.is_object() {
-        record.insert(
-            "event_ref".to_owned(),
-            json!({ "outbox_sequence": row.sequence, "size_bytes": size_bytes }),
-        );
-    } else {
-        record.insert("event".to_owned(), row.payload.clone());
+    let event_ref = json!({ "outbox_sequence": row.sequence, "size_bytes": size_bytes });
+    if !reference && row.payload.is_object() {
+        let mut copied = record.clone();
+        copied.insert("event".to_owned(), row.payload.clone());
+        let copied = Value::Object(copied);
+        if payment_events::validate_dead_letter(&copied).is_ok() {
+            return copied;
+        }
     }
+    record.insert("event_ref".to_owned(), event_ref);
     Value::Object(record)
 }

@@ -139,44 +139,66 @@ pub async fn check_topics(
 /// How a failed delivery counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {
-    /// The cluster is unreachable or not serving: not the event's fault. Attempts are not
-    /// charged; enough of these in a row open the circuit breaker.
+    /// Not the event's fault (cluster unreachable, not serving, misconfigured, or an error we
+    /// cannot attribute to one record): no attempt is charged; enough of these in a row open
+    /// the circuit breaker, so an incident ends runs with exit 3 instead of dead-lettering.
     Broker,
-    /// The event will never be accepted (too large, invalid record, policy): dead-letter it.
-    Permanent(&'static str),
-    /// Anything else about this event: retry with backoff, dead-letter after max attempts.
+    /// The record will never be accepted as it is: dead-letter it.
+    Permanent(DeadClass),
+    /// This record failed for a reason of its own that may pass later: retry with backoff,
+    /// dead-letter after `--max-attempts`.
     Transient,
 }
 
-/// Classifies a delivery error (librdkafka has already retried what it can retry).
+/// Why the broker refused a record for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeadClass {
+    /// Larger than a broker or topic limit.
+    TooLarge,
+    /// Refused as invalid or by policy.
+    Rejected,
+}
+
+/// Classifies a delivery error (librdkafka has already retried what it can retry). Unknown
+/// codes count as broker-level: an unexplained failure must not spend attempts.
 pub fn classify(error: &KafkaError) -> Failure {
     use RDKafkaErrorCode as C;
     match error.rdkafka_error_code() {
-        Some(
-            C::MessageTimedOut
-            | C::AllBrokersDown
-            | C::BrokerTransportFailure
-            | C::RequestTimedOut
-            | C::NetworkException
-            | C::LeaderNotAvailable
-            | C::NotLeaderForPartition
-            | C::BrokerNotAvailable
-            | C::NotEnoughReplicas
-            | C::NotEnoughReplicasAfterAppend
-            | C::UnknownTopicOrPartition
-            | C::UnknownTopic
-            | C::UnknownPartition
-            | C::TopicAuthorizationFailed
-            | C::ClusterAuthorizationFailed
-            | C::Authentication
-            | C::QueueFull
-            | C::Fatal,
-        ) => Failure::Broker,
-        Some(C::MessageSizeTooLarge | C::InvalidMessageSize) => Failure::Permanent("too_large"),
-        Some(
-            C::InvalidRecord | C::InvalidMessage | C::PolicyViolation | C::InvalidRequiredAcks,
-        ) => Failure::Permanent("rejected"),
-        _ => Failure::Transient,
+        Some(C::MessageSizeTooLarge | C::InvalidMessageSize | C::MessageBatchTooLarge) => {
+            Failure::Permanent(DeadClass::TooLarge)
+        }
+        Some(C::InvalidRecord | C::InvalidMessage | C::PolicyViolation) => {
+            Failure::Permanent(DeadClass::Rejected)
+        }
+        Some(C::InvalidTimestamp) => Failure::Transient,
+        _ => Failure::Broker,
+    }
+}
+
+/// librdkafka settings that carry the relay's guarantees and that `--kafka-config` may not
+/// override: the idempotent producer (§6.3) and acknowledgement by all in-sync replicas (§6.1).
+pub const PROTECTED_SETTINGS: [&str; 5] = [
+    "enable.idempotence",
+    "acks",
+    "request.required.acks",
+    "enable.gapless.guarantee",
+    "max.in.flight.requests.per.connection",
+];
+
+/// Refuses `--kafka-config` entries that would weaken delivery guarantees.
+///
+/// # Errors
+/// The name of the first protected setting found.
+pub fn check_overrides(kafka: &KafkaArgs) -> Result<(), String> {
+    match kafka
+        .kafka_config
+        .iter()
+        .find(|(key, _)| PROTECTED_SETTINGS.contains(&key.as_str()))
+    {
+        Some((key, _)) => Err(format!(
+            "--kafka-config may not set `{key}`: the relay needs an idempotent producer with acks=all"
+        )),
+        None => Ok(()),
     }
 }
 
@@ -218,8 +240,26 @@ mod tests {
         let timeout = KafkaError::MessageProduction(RDKafkaErrorCode::MessageTimedOut);
         assert_eq!(classify(&timeout), Failure::Broker);
         let too_large = KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge);
-        assert_eq!(classify(&too_large), Failure::Permanent("too_large"));
-        let other = KafkaError::MessageProduction(RDKafkaErrorCode::OutOfOrderSequenceNumber);
-        assert_eq!(classify(&other), Failure::Transient);
+        assert_eq!(
+            classify(&too_large),
+            Failure::Permanent(DeadClass::TooLarge)
+        );
+        for unexplained in [
+            RDKafkaErrorCode::OutOfOrderSequenceNumber,
+            RDKafkaErrorCode::KafkaStorageError,
+            RDKafkaErrorCode::SaslAuthenticationFailed,
+        ] {
+            assert_eq!(
+                classify(&KafkaError::MessageProduction(unexplained)),
+                Failure::Broker
+            );
+        }
+        assert_eq!(classify(&KafkaError::Canceled), Failure::Broker);
+        assert_eq!(
+            classify(&KafkaError::MessageProduction(
+                RDKafkaErrorCode::InvalidTimestamp
+            )),
+            Failure::Transient
+        );
     }
 }

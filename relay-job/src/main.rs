@@ -87,8 +87,10 @@ async fn main() -> ExitCode {
                 Ok(conn) => conn,
                 Err(code) => return code,
             };
-            let cutoff = chrono::Utc::now()
-                - chrono::Duration::from_std(args.older_than).unwrap_or(chrono::Duration::MAX);
+            let cutoff = chrono::Duration::from_std(args.older_than)
+                .ok()
+                .and_then(|age| chrono::Utc::now().checked_sub_signed(age))
+                .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
             match queue::purge(&mut conn, cutoff, args.batch).await {
                 Ok(purged) => print_json(&serde_json::json!({ "purged": purged })),
                 Err(error) => database_failure(&error),

@@ -115,6 +115,26 @@ pub async fn record_failure(
     .map(drop)
 }
 
+/// Keeps rows pending but out of claims until `until`, without charging an attempt (their
+/// records may still be in flight, or the DLQ did not take them).
+///
+/// # Errors
+/// Database errors.
+pub async fn defer(
+    conn: &mut AsyncPgConnection,
+    sequences: &[i64],
+    until: DateTime<Utc>,
+) -> QueryResult<()> {
+    if sequences.is_empty() {
+        return Ok(());
+    }
+    diesel::update(outbox_events::table.filter(outbox_events::sequence.eq_any(sequences)))
+        .set(outbox_events::next_attempt_at.eq(until))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
 /// Marks a row dead (its dead-letter record was acknowledged); `attempts` is the final count.
 ///
 /// # Errors

@@ -23,14 +23,28 @@ use crate::summary::{Outcome, RunSummary};
 
 /// How long to wait for the cluster when creating topics at start.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long to wait for a database connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest database statement.
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Default)]
 struct Counters {
+    claimed: u64,
     published: u64,
     retried: u64,
     dead_lettered: u64,
     /// Consecutive broker-level failures (reset by any acknowledgement).
     broker_failures: u32,
+    /// All broker-level failures of the run.
+    broker_failures_total: u64,
+}
+
+impl Counters {
+    fn broker_failure(&mut self) {
+        self.broker_failures = self.broker_failures.saturating_add(1);
+        self.broker_failures_total += 1;
+    }
 }
 
 #[derive(Debug)]
@@ -132,11 +146,12 @@ async fn drive(
     counters: &mut Counters,
     slot: &mut Option<AsyncPgConnection>,
 ) -> Stop {
-    let conn = match AsyncPgConnection::establish(&args.database.database_url).await {
+    if let Err(reason) = kafka::check_overrides(&args.kafka) {
+        return Stop::Failed(Outcome::ConfigError, reason);
+    }
+    let conn = match connect(args).await {
         Ok(conn) => slot.insert(conn),
-        Err(error) => {
-            return Stop::Failed(Outcome::DatabaseUnavailable, format!("database: {error}"));
-        }
+        Err(reason) => return Stop::Failed(Outcome::DatabaseUnavailable, reason),
     };
     let producer = match kafka::producer(args) {
         Ok(producer) => producer,
@@ -160,8 +175,23 @@ async fn drive(
         );
     }
     let result = loop {
-        if let Some(outcome) = limits.should_stop() {
-            break Stop::Outcome(outcome);
+        match limits.should_stop() {
+            Some(Outcome::Deadline)
+                if counters.published + counters.dead_lettered == 0 && counters.claimed > 0 =>
+            {
+                // §6.7: exit 0 only for a deadline reached with progress.
+                let outcome = if counters.broker_failures_total > 0 {
+                    Outcome::KafkaUnavailable
+                } else {
+                    Outcome::Error
+                };
+                break Stop::Failed(
+                    outcome,
+                    "deadline reached without publishing anything".to_owned(),
+                );
+            }
+            Some(outcome) => break Stop::Outcome(outcome),
+            None => {}
         }
         let batch = conn
             .transaction::<_, Stop, _>(async |conn| {
@@ -178,6 +208,60 @@ async fn drive(
     result
 }
 
+/// Connects within [`CONNECT_TIMEOUT`] and bounds the session: no statement runs longer than
+/// [`STATEMENT_TIMEOUT`], and a relay that stalls while holding claimed rows loses them (the
+/// server ends its transaction) once it has been idle longer than any acknowledgement may take.
+async fn connect(args: &RunArgs) -> Result<AsyncPgConnection, String> {
+    let mut conn = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        AsyncPgConnection::establish(&args.database.database_url),
+    )
+    .await
+    .map_err(|_| {
+        format!(
+            "database: no connection within {} s",
+            CONNECT_TIMEOUT.as_secs()
+        )
+    })?
+    .map_err(|error| format!("database: {error}"))?;
+    let idle = args
+        .message_timeout
+        .saturating_add(args.flush_timeout)
+        .saturating_add(Duration::from_secs(60));
+    let settings = format!(
+        "SET statement_timeout = {}; SET idle_in_transaction_session_timeout = {}",
+        STATEMENT_TIMEOUT.as_millis(),
+        idle.as_millis()
+    );
+    diesel_async::SimpleAsyncConnection::batch_execute(&mut conn, &settings)
+        .await
+        .map_err(|error| format!("database: {error}"))?;
+    Ok(conn)
+}
+
+/// An event to dead-letter: the row, why, its attempts, its size in bytes.
+struct Poison<'a> {
+    row: &'a OutboxEvent,
+    class: ErrorClass,
+    message: String,
+    attempts: i32,
+    size: usize,
+}
+
+fn dead_class(class: kafka::DeadClass) -> ErrorClass {
+    match class {
+        kafka::DeadClass::TooLarge => ErrorClass::TooLarge,
+        kafka::DeadClass::Rejected => ErrorClass::Rejected,
+    }
+}
+
+fn after(delay: Duration) -> chrono::DateTime<Utc> {
+    let delay = chrono::Duration::from_std(delay).unwrap_or_else(|_| chrono::Duration::days(1));
+    Utc::now()
+        .checked_add_signed(delay)
+        .unwrap_or(chrono::DateTime::<Utc>::MAX_UTC)
+}
+
 /// One claimed batch, inside its transaction. `Ok(Some(_))` ends the run after committing what
 /// the batch marked; `Ok(None)` goes on.
 async fn relay_batch(
@@ -191,37 +275,37 @@ async fn relay_batch(
     if rows.is_empty() {
         return Ok(Some(Stop::Outcome(Outcome::Drained)));
     }
+    counters.claimed += rows.len() as u64;
     let max_bytes = usize::try_from(args.max_message_bytes).unwrap_or(usize::MAX);
-    let mut poison: Vec<(&OutboxEvent, ErrorClass, String, i32, usize)> = Vec::new();
+    let values: Vec<Vec<u8>> = rows
+        .iter()
+        .map(|row| serde_json::to_vec(&row.payload).unwrap_or_default())
+        .collect();
+    let mut poison: Vec<Poison<'_>> = Vec::new();
     let mut in_flight = FuturesUnordered::new();
-    let mut values = Vec::with_capacity(rows.len());
-    for row in &rows {
-        values.push(serde_json::to_vec(&row.payload).unwrap_or_default());
-    }
-    for (index, row) in rows.iter().enumerate() {
-        let value = values.get(index).map_or(&[][..], Vec::as_slice);
+    for (index, (row, value)) in rows.iter().zip(&values).enumerate() {
         if value.len() > max_bytes {
             let message = format!(
                 "event of {} bytes exceeds the {max_bytes}-byte record limit",
                 value.len()
             );
-            poison.push((
+            poison.push(Poison {
                 row,
-                ErrorClass::TooLarge,
+                class: ErrorClass::TooLarge,
                 message,
-                row.attempts,
-                value.len(),
-            ));
+                attempts: row.attempts,
+                size: value.len(),
+            });
             continue;
         }
         if let Err(error) = payment_events::validate_event(&row.payload) {
-            poison.push((
+            poison.push(Poison {
                 row,
-                ErrorClass::SchemaInvalid,
-                error.to_string(),
-                row.attempts,
-                value.len(),
-            ));
+                class: ErrorClass::SchemaInvalid,
+                message: error.to_string(),
+                attempts: row.attempts,
+                size: value.len(),
+            });
             continue;
         }
         let key = row.aggregate_id.to_string();
@@ -233,7 +317,7 @@ async fn relay_batch(
             .and_then(serde_json::Value::as_str);
         let record = FutureRecord::to(&args.events_topic)
             .key(&key)
-            .payload(value)
+            .payload(value.as_slice())
             .headers(kafka::event_headers(
                 &event_id,
                 &row.event_type,
@@ -243,31 +327,35 @@ async fn relay_batch(
         match producer.send_result(record) {
             Ok(delivery) => in_flight.push(async move { (index, delivery.await) }),
             Err((error, _)) => match kafka::classify(&error) {
-                Failure::Permanent(_) => poison.push((
+                Failure::Permanent(class) => poison.push(Poison {
                     row,
-                    ErrorClass::TooLarge,
-                    format!("refused by the producer: {error}"),
-                    row.attempts,
-                    value.len(),
-                )),
-                Failure::Broker | Failure::Transient => counters.broker_failures += 1,
+                    class: dead_class(class),
+                    message: format!("refused by the producer: {error}"),
+                    attempts: row.attempts,
+                    size: value.len(),
+                }),
+                // Never queued: the row stays pending, no attempt charged.
+                Failure::Broker | Failure::Transient => counters.broker_failure(),
             },
         }
     }
 
-    // Wait for every delivery report, or until flush-timeout after a stop/deadline.
+    // Wait for every delivery report, or until flush-timeout after a stop or the deadline.
     let mut published = Vec::with_capacity(rows.len());
-    let mut undelivered = in_flight.len();
+    let mut reported = vec![false; rows.len()];
+    let waited = in_flight.len();
     {
         let flush_expired = limits.flush_expired();
         tokio::pin!(flush_expired);
-        while undelivered > 0 {
+        loop {
             let (index, report) = tokio::select! {
                 next = in_flight.next() => match next { Some(next) => next, None => break },
                 () = &mut flush_expired => break,
             };
-            undelivered -= 1;
-            let Some(row) = rows.get(index) else { continue };
+            let (Some(row), Some(done)) = (rows.get(index), reported.get_mut(index)) else {
+                continue;
+            };
+            *done = true;
             let error = match report {
                 Ok(Ok(_)) => {
                     published.push(row.sequence);
@@ -279,29 +367,33 @@ async fn relay_batch(
             };
             tracing::warn!(event.id = %row.event_id, payment.id = %row.aggregate_id, error = %error, "delivery failed");
             let attempts = row.attempts.saturating_add(1);
+            let size = values.get(index).map_or(0, Vec::len);
             match kafka::classify(&error) {
-                Failure::Broker => counters.broker_failures += 1,
-                Failure::Permanent(_) => poison.push((
-                    row,
-                    ErrorClass::Rejected,
-                    error.to_string(),
-                    attempts,
-                    values.get(index).map_or(0, Vec::len),
-                )),
-                Failure::Transient if attempts >= args.max_attempts => {
-                    poison.push((
+                Failure::Broker => counters.broker_failure(),
+                Failure::Permanent(class) => {
+                    poison.push(Poison {
                         row,
-                        ErrorClass::AttemptsExhausted,
-                        error.to_string(),
+                        class: dead_class(class),
+                        message: error.to_string(),
                         attempts,
-                        values.get(index).map_or(0, Vec::len),
-                    ));
+                        size,
+                    });
+                }
+                Failure::Transient if attempts >= args.max_attempts => {
+                    poison.push(Poison {
+                        row,
+                        class: ErrorClass::AttemptsExhausted,
+                        message: error.to_string(),
+                        attempts,
+                        size,
+                    });
                 }
                 Failure::Transient => {
-                    let delay = backoff::delay(attempts, args.backoff_base, args.backoff_max);
-                    let next = Utc::now()
-                        + chrono::Duration::from_std(delay)
-                            .unwrap_or_else(|_| chrono::Duration::seconds(60));
+                    let next = after(backoff::delay(
+                        attempts,
+                        args.backoff_base,
+                        args.backoff_max,
+                    ));
                     queue::record_failure(conn, row.sequence, next, &error.to_string()).await?;
                     counters.retried += 1;
                 }
@@ -310,63 +402,34 @@ async fn relay_batch(
     }
     counters.published +=
         u64::try_from(queue::mark_published(conn, &published).await?).unwrap_or(0);
+    // Records still unacknowledged may yet reach the topic: keep the rows (and so their
+    // payments' later events) out of every claim until they have surely expired.
+    let unacknowledged: Vec<i64> = rows
+        .iter()
+        .zip(&reported)
+        .zip(&values)
+        .filter(|((row, done), value)| {
+            !**done
+                && value.len() <= max_bytes
+                && !poison.iter().any(|p| p.row.sequence == row.sequence)
+        })
+        .map(|((row, _), _)| row.sequence)
+        .collect();
+    let unacknowledged: Vec<i64> = if waited == 0 {
+        Vec::new()
+    } else {
+        unacknowledged
+    };
+    queue::defer(conn, &unacknowledged, after(args.message_timeout)).await?;
 
-    for (row, class, message, attempts, size) in poison {
-        let record = dead_letter::record(
-            row,
-            class,
-            &message,
-            attempts,
-            &args.events_topic,
-            size,
-            Utc::now(),
-        );
-        payment_events::validate_dead_letter(&record).map_err(|error| {
-            Stop::Failed(
-                Outcome::Error,
-                format!("dead-letter record invalid: {error}"),
-            )
-        })?;
-        let value = serde_json::to_vec(&record).unwrap_or_default();
-        let key = row.aggregate_id.to_string();
-        let event_id = row.event_id.to_string();
-        let sequence = payment_events::format_sequence(row.aggregate_version);
-        let dlq = FutureRecord::to(&args.dlq_topic)
-            .key(&key)
-            .payload(&value)
-            .headers(kafka::event_headers(
-                &event_id,
-                &row.event_type,
-                &sequence,
-                None,
-            ));
-        let delivered = match producer.send_result(dlq) {
-            Ok(delivery) => match delivery.await {
-                Ok(Ok(_)) => Ok(()),
-                Ok(Err((error, _))) => Err(error),
-                Err(_) => Err(KafkaError::Canceled),
-            },
-            Err((error, _)) => Err(error),
-        };
-        match delivered {
-            Ok(()) => {
-                tracing::warn!(event.id = %row.event_id, payment.id = %row.aggregate_id, error.class = class.as_str(), "dead-lettered");
-                queue::mark_dead(conn, row.sequence, attempts, &message).await?;
-                counters.dead_lettered += 1;
-            }
-            Err(error) => {
-                // The DLQ did not take it: leave the event pending, charge nothing.
-                tracing::warn!(event.id = %row.event_id, error = %error, "dead-letter delivery failed");
-                counters.broker_failures += 1;
-            }
-        }
-    }
+    dead_letter_all(conn, producer, args, limits, counters, poison).await?;
 
-    if undelivered > 0 {
+    let unacknowledged = unacknowledged.len();
+    if unacknowledged > 0 {
         return Ok(Some(Stop::Failed(
             Outcome::KafkaUnavailable,
             format!(
-                "{undelivered} event(s) not acknowledged within --flush-timeout; they stay pending"
+                "{unacknowledged} event(s) not acknowledged within --flush-timeout; they stay pending"
             ),
         )));
     }
@@ -380,4 +443,115 @@ async fn relay_batch(
         )));
     }
     Ok(None)
+}
+
+/// A DLQ delivery tagged with its poison index and whether it was the reference form.
+async fn awaiting(
+    index: usize,
+    reference: bool,
+    delivery: rdkafka::producer::DeliveryFuture,
+) -> (
+    usize,
+    bool,
+    Result<
+        rdkafka::producer::future_producer::OwnedDeliveryResult,
+        futures::channel::oneshot::Canceled,
+    >,
+) {
+    (index, reference, delivery.await)
+}
+
+/// Sends the batch's poison events to the DLQ together, waits for their reports within the same
+/// bounds as the events, and marks each acknowledged one dead. A record the DLQ refuses for good
+/// is sent again as a small reference; one not acknowledged leaves its event pending, deferred
+/// by the backoff, with no attempt charged.
+async fn dead_letter_all(
+    conn: &mut AsyncPgConnection,
+    producer: &FutureProducer,
+    args: &RunArgs,
+    limits: &Limits,
+    counters: &mut Counters,
+    poison: Vec<Poison<'_>>,
+) -> Result<(), Stop> {
+    let send = |item: &Poison<'_>, reference: bool| {
+        let record = dead_letter::record(
+            item.row,
+            item.class,
+            &item.message,
+            item.attempts,
+            &args.events_topic,
+            item.size,
+            Utc::now(),
+            reference,
+        );
+        let value = serde_json::to_vec(&record).unwrap_or_default();
+        let key = item.row.aggregate_id.to_string();
+        let event_id = item.row.event_id.to_string();
+        let sequence = payment_events::format_sequence(item.row.aggregate_version);
+        let headers = kafka::event_headers(&event_id, &item.row.event_type, &sequence, None);
+        let dlq = FutureRecord::to(&args.dlq_topic)
+            .key(&key)
+            .payload(&value)
+            .headers(headers);
+        producer.send_result(dlq).map_err(|(error, _)| error)
+    };
+    let mut in_flight = FuturesUnordered::new();
+    for (index, item) in poison.iter().enumerate() {
+        let reference = item.class == ErrorClass::TooLarge;
+        match send(item, reference) {
+            Ok(delivery) => in_flight.push(awaiting(index, reference, delivery)),
+            Err(error) => {
+                tracing::warn!(event.id = %item.row.event_id, %error, "dead-letter record not queued");
+                counters.broker_failure();
+            }
+        }
+    }
+    let flush_expired = limits.flush_expired();
+    tokio::pin!(flush_expired);
+    let mut dead = vec![false; poison.len()];
+    loop {
+        let (index, reference, report) = tokio::select! {
+            next = in_flight.next() => match next { Some(next) => next, None => break },
+            () = &mut flush_expired => break,
+        };
+        let Some(item) = poison.get(index) else {
+            continue;
+        };
+        let error = match report {
+            Ok(Ok(_)) => {
+                tracing::warn!(event.id = %item.row.event_id, payment.id = %item.row.aggregate_id, error.class = item.class.as_str(), "dead-lettered");
+                queue::mark_dead(conn, item.row.sequence, item.attempts, &item.message).await?;
+                counters.dead_lettered += 1;
+                if let Some(flag) = dead.get_mut(index) {
+                    *flag = true;
+                }
+                continue;
+            }
+            Ok(Err((error, _))) => error,
+            Err(_) => KafkaError::Canceled,
+        };
+        match kafka::classify(&error) {
+            Failure::Permanent(_) if !reference => match send(item, true) {
+                Ok(delivery) => in_flight.push(awaiting(index, true, delivery)),
+                Err(_) => counters.broker_failure(),
+            },
+            _ => {
+                tracing::warn!(event.id = %item.row.event_id, %error, "dead-letter delivery failed");
+                counters.broker_failure();
+            }
+        }
+    }
+    let waiting: Vec<i64> = poison
+        .iter()
+        .zip(&dead)
+        .filter(|(_, dead)| !**dead)
+        .map(|(item, _)| item.row.sequence)
+        .collect();
+    queue::defer(
+        conn,
+        &waiting,
+        after(args.backoff_base.max(args.message_timeout)),
+    )
+    .await?;
+    Ok(())
 }

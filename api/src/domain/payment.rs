@@ -210,6 +210,69 @@ fn looks_like_card_number(value: &str) -> bool {
     only_card_chars && (12..=19).contains(&digits)
 }
 
+/// Whether `text` holds a run of 13 to 19 digits (single spaces or dashes allowed between them)
+/// that passes the Luhn check (ISO/IEC 7812): a primary account number. Only whole runs count,
+/// so longer reference numbers are not mistaken for cards.
+fn contains_card_number(text: &str) -> bool {
+    let mut digits: Vec<u32> = Vec::new();
+    let mut previous_separator = false;
+    for c in text.chars().chain(std::iter::once('.')) {
+        if let Some(digit) = c.to_digit(10) {
+            digits.push(digit);
+            previous_separator = false;
+        } else if (c == ' ' || c == '-') && !digits.is_empty() && !previous_separator {
+            previous_separator = true;
+        } else {
+            if (13..=19).contains(&digits.len()) && luhn(&digits) {
+                return true;
+            }
+            digits.clear();
+            previous_separator = false;
+        }
+    }
+    false
+}
+
+fn luhn(digits: &[u32]) -> bool {
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| {
+            if i % 2 == 1 {
+                let doubled = d * 2;
+                if doubled > 9 { doubled - 9 } else { doubled }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum.is_multiple_of(10)
+}
+
+/// Checks a free-text value: no control characters other than tab and line breaks (PostgreSQL
+/// cannot store NUL), and no card number.
+fn check_free_text(text: &str, field: &'static str) -> Result<(), ApiError> {
+    if text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        return Err(ApiError::invalid(
+            "text_invalid_character",
+            field,
+            "text fields must not contain control characters",
+        ));
+    }
+    if contains_card_number(text) {
+        return Err(ApiError::invalid(
+            "raw_card_number_refused",
+            field,
+            "card numbers must not be sent in free text; use a payment method token",
+        ));
+    }
+    Ok(())
+}
+
 impl AuthorizeRequest {
     /// Validates every field; the same rules serve REST and gRPC.
     ///
@@ -259,6 +322,9 @@ impl AuthorizeRequest {
                 format!("description must be at most {MAX_DESCRIPTION_CHARS} characters"),
             ));
         }
+        if let Some(description) = &self.description {
+            check_free_text(description, "description")?;
+        }
         if self.metadata.len() > MAX_METADATA_ENTRIES {
             return Err(too_long(
                 "metadata_too_many_entries",
@@ -284,6 +350,10 @@ impl AuthorizeRequest {
                     ),
                 ));
             }
+        }
+        for (key, value) in &self.metadata {
+            check_free_text(key, "metadata")?;
+            check_free_text(value, "metadata")?;
         }
         Ok(AuthorizeCommand {
             amount_minor,
@@ -324,6 +394,50 @@ mod tests {
             .unwrap_err();
             assert_eq!(err.code(), "raw_card_number_refused");
             assert!(!err.public_message().contains("4242"));
+        }
+    }
+
+    #[test]
+    fn free_text_refuses_nul_and_card_numbers_but_not_ordinary_numbers() {
+        for (text, code) in [
+            ("a\0b", "text_invalid_character"),
+            ("pay 4242 4242 4242 4242 now", "raw_card_number_refused"),
+            ("4111-1111-1111-1111", "raw_card_number_refused"),
+        ] {
+            let err = AuthorizeRequest {
+                description: Some(text.into()),
+                ..request()
+            }
+            .validate()
+            .unwrap_err();
+            assert_eq!(err.code(), code, "{text:?}");
+            let metadata = BTreeMap::from([("note".to_owned(), text.to_owned())]);
+            assert_eq!(
+                AuthorizeRequest {
+                    metadata,
+                    ..request()
+                }
+                .validate()
+                .unwrap_err()
+                .code(),
+                code
+            );
+        }
+        for fine in [
+            "order 1234567890123",
+            "line one\nline two",
+            "tel +44 20 7946 0958",
+            "1234567890123456",
+        ] {
+            assert!(
+                AuthorizeRequest {
+                    description: Some(fine.into()),
+                    ..request()
+                }
+                .validate()
+                .is_ok(),
+                "{fine:?}"
+            );
         }
     }
 

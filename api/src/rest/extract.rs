@@ -39,6 +39,28 @@ where
     }
 }
 
+/// The `{id}` segment of a payment path. A segment that is not valid percent-encoded UTF-8
+/// is a malformed id (400 problem+json), like any other id that is not a UUID.
+#[derive(Debug, Clone)]
+pub struct PaymentIdPath(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PaymentIdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(id)| Self(id))
+            .map_err(|_| {
+                ApiError::malformed(
+                    "payment_id_invalid",
+                    "payment_id",
+                    "payment_id must be a UUID",
+                )
+            })
+    }
+}
+
 /// The write headers: `Idempotency-Key` (optional) and `traceparent`.
 #[derive(Debug, Clone)]
 pub struct WriteHeaders {

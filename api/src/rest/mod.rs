@@ -6,7 +6,7 @@ pub mod problem;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,7 +19,7 @@ use crate::error::ApiError;
 use crate::rest::problem::Problem;
 use crate::server::AppState;
 use crate::service::{WriteContext, WriteOutcome};
-use extract::{ApiJson, Merchant, OptionalApiJson, WriteHeaders};
+use extract::{ApiJson, Merchant, OptionalApiJson, PaymentIdPath, WriteHeaders};
 
 /// Query of `GET /v1/payments`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -130,7 +130,7 @@ pub async fn capture(
     State(state): State<AppState>,
     merchant: Merchant,
     headers: WriteHeaders,
-    Path(id): Path<String>,
+    PaymentIdPath(id): PaymentIdPath,
     OptionalApiJson(body): OptionalApiJson<AmountRequest>,
 ) -> Result<Response, ApiError> {
     let outcome = state
@@ -166,7 +166,7 @@ pub async fn void(
     State(state): State<AppState>,
     merchant: Merchant,
     headers: WriteHeaders,
-    Path(id): Path<String>,
+    PaymentIdPath(id): PaymentIdPath,
     OptionalApiJson(body): OptionalApiJson<VoidRequest>,
 ) -> Result<Response, ApiError> {
     let VoidRequest {} = body;
@@ -200,7 +200,7 @@ pub async fn refund(
     State(state): State<AppState>,
     merchant: Merchant,
     headers: WriteHeaders,
-    Path(id): Path<String>,
+    PaymentIdPath(id): PaymentIdPath,
     OptionalApiJson(body): OptionalApiJson<AmountRequest>,
 ) -> Result<Response, ApiError> {
     let outcome = state
@@ -231,7 +231,7 @@ pub async fn refund(
 pub async fn get_payment(
     State(state): State<AppState>,
     merchant: Merchant,
-    Path(id): Path<String>,
+    PaymentIdPath(id): PaymentIdPath,
 ) -> Result<Json<Payment>, ApiError> {
     state.service.get(merchant.0, &id).await.map(Json)
 }
@@ -286,4 +286,9 @@ pub async fn list(
 /// Fallback for unknown paths: 404 problem+json.
 pub async fn not_found() -> ApiError {
     ApiError::NotFound
+}
+
+/// Fallback for a known path with another method: 405 problem+json.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
 }

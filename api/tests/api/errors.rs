@@ -157,6 +157,18 @@ async fn malformed_ids_are_400_and_invalid_argument() {
         (status.code(), grpc_code(&status).as_str()),
         (Code::InvalidArgument, "payment_id_invalid")
     );
+    let bad_utf8 = app.get("/v1/payments/%FF%FE").await;
+    assert_eq!(bad_utf8.status(), 400);
+    assert_eq!(problem(bad_utf8).await["code"], "payment_id_invalid");
+    let wrong_method = app
+        .http
+        .delete(app.url("/v1/payments"))
+        .bearer_auth(&app.api_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_method.status(), 405);
+    assert_eq!(problem(wrong_method).await["code"], "method_not_allowed");
     let unknown_route = app.get("/v1/nothing-here").await;
     assert_eq!(unknown_route.status(), 404);
     assert_eq!(problem(unknown_route).await["code"], "not_found");

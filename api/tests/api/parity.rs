@@ -92,6 +92,16 @@ fn cases() -> Vec<Case> {
             "description_too_long",
         ),
         err(
+            "nul in description",
+            json!({"amount_minor": 1, "currency": "USD", "payment_method": "pm_card_visa", "description": "a\u{0}b"}),
+            "text_invalid_character",
+        ),
+        err(
+            "card number in metadata",
+            json!({"amount_minor": 1, "currency": "USD", "payment_method": "pm_card_visa", "metadata": {"note": "4242 4242 4242 4242"}}),
+            "raw_card_number_refused",
+        ),
+        err(
             "long metadata value",
             json!({"amount_minor": 1, "currency": "USD", "payment_method": "pm_card_visa", "metadata": {"k": "v".repeat(501)}}),
             "metadata_value_too_long",

@@ -275,3 +275,43 @@ async fn a_broker_outage_mid_run_opens_the_breaker_without_charging_attempts() {
         "{summary}"
     );
 }
+
+/// The broker (not our own size check) refuses a record as too large: it is dead-lettered as a
+/// reference, not retried forever, and its successor waits.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_record_the_broker_refuses_as_too_large_is_dead_lettered_as_a_reference() {
+    use rdkafka::mocking::MockCluster;
+    use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+
+    let outbox = Outbox::new().await;
+    let payment = outbox.payment_with(2).await;
+    let cluster = MockCluster::new(1).unwrap();
+    cluster
+        .create_topic(&outbox.events_topic, PARTITIONS, 1)
+        .unwrap();
+    cluster
+        .create_topic(&outbox.dlq_topic, PARTITIONS, 1)
+        .unwrap();
+    cluster.request_errors(
+        RDKafkaApiKey::Produce,
+        &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE],
+    );
+    let output = outbox
+        .relay_command(&["run", "--create-topics", "false"])
+        .env("KAFKA_BROKERS", cluster.bootstrap_servers())
+        .output()
+        .unwrap();
+    let (code, summary) = summary_of(&output);
+    assert_eq!(
+        (
+            code,
+            summary["dead_lettered"].as_u64(),
+            summary["published"].as_u64()
+        ),
+        (0, Some(1), Some(0)),
+        "{summary}"
+    );
+    assert_eq!(summary["parked_keys"], 1);
+    let dead = crate::operations::dead_classes(&outbox).await;
+    assert_eq!(dead, [(payment, 1)]);
+}

@@ -15,6 +15,16 @@ pub async fn attempts(outbox: &Outbox) -> Vec<i32> {
         .unwrap()
 }
 
+pub async fn dead_classes(outbox: &Outbox) -> Vec<(uuid::Uuid, i64)> {
+    use payment_db::schema::outbox_events::dsl as o;
+    o::outbox_events
+        .filter(o::status.eq("dead"))
+        .select((o::aggregate_id, o::aggregate_version))
+        .load(&mut outbox.db().await)
+        .await
+        .unwrap()
+}
+
 fn json_of(outbox: &Outbox, args: &[&str]) -> Value {
     let output = outbox.relay_command(args).output().unwrap();
     assert!(
