@@ -34,6 +34,32 @@ pub enum Command {
     Purge(PurgeArgs),
     /// Print backlog, oldest pending age, parked payments and dead count as JSON.
     Stats(DatabaseArgs),
+    /// Read the events and DLQ topics, validate every record and each payment's order, and
+    /// print one line per record (or `--json`: one report). Exit 1 when the contract is broken.
+    Tail(Box<TailArgs>),
+}
+
+/// Settings of `tail`.
+#[derive(Debug, Clone, Args)]
+pub struct TailArgs {
+    /// Kafka.
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    /// Topic of the events.
+    #[arg(long, env = "RELAY_EVENTS_TOPIC", default_value = "payments.events")]
+    pub events_topic: String,
+    /// Dead-letter topic.
+    #[arg(long, env = "RELAY_DLQ_TOPIC", default_value = "payments.dlq")]
+    pub dlq_topic: String,
+    /// Start every partition at this offset instead of the beginning.
+    #[arg(long)]
+    pub from_offset: Option<i64>,
+    /// Stop after no record arrived for this long.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    pub idle_timeout: Duration,
+    /// Print only the JSON report.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Database settings.

@@ -2,7 +2,8 @@
 //! scheduler. `run` (the default) claims due events, produces them with an idempotent producer
 //! (`acks=all`), marks them published after their delivery reports, retries failures with
 //! persisted exponential backoff, dead-letters poison events and prints a one-line JSON summary.
-//! `replay`, `purge` and `stats` are the operator's commands.
+//! `replay`, `purge` and `stats` are the operator's commands; `tail` is a consumer's check of the
+//! topics.
 //!
 //! How the claim keeps no-loss, per-payment order and identical-only duplicates, also with
 //! several relays at once, is explained in [`queue`]. Depends on `payment-db` and
@@ -15,3 +16,4 @@ pub mod kafka;
 pub mod queue;
 pub mod run;
 pub mod summary;
+pub mod tail;

@@ -14,6 +14,7 @@ fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
@@ -94,6 +95,21 @@ async fn main() -> ExitCode {
             match queue::purge(&mut conn, cutoff, args.batch).await {
                 Ok(purged) => print_json(&serde_json::json!({ "purged": purged })),
                 Err(error) => database_failure(&error),
+            }
+        }
+        Command::Tail(args) => {
+            init_logging(LogFormat::Text);
+            let mut out = std::io::stdout().lock();
+            match relay_job::tail::tail(&args, &mut out) {
+                Ok(report) => {
+                    let line = serde_json::to_string(&report).unwrap_or_default();
+                    let _ = writeln!(out, "{}{line}", if args.json { "" } else { "report " });
+                    ExitCode::from(if report.is_clean() { 0 } else { 1 })
+                }
+                Err(error) => {
+                    tracing::error!(%error, "tail failed");
+                    ExitCode::from(Outcome::KafkaUnavailable.exit_code())
+                }
             }
         }
         Command::Stats(args) => {
