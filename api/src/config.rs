@@ -88,6 +88,12 @@ pub struct ServeArgs {
     /// `https://shop.example,http://localhost:5173`. Empty: no cross-origin calls.
     #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
     pub cors_allowed_origins: Vec<HeaderValue>,
+    /// Requests per second allowed per merchant (sustained); 0 disables the limit.
+    #[arg(long, env = "RATE_LIMIT_PER_SECOND", default_value_t = 100)]
+    pub rate_limit_per_second: u32,
+    /// Requests per merchant allowed at once above the sustained rate (burst).
+    #[arg(long, env = "RATE_LIMIT_BURST", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_limit_burst: u32,
     /// How often gRPC health re-checks the database, in ms.
     #[arg(long, env = "HEALTH_CHECK_INTERVAL_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(50..=60_000))]
     pub health_check_interval_ms: u64,

@@ -8,6 +8,7 @@ use clap::Parser;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use payment_api::config::{AdminCommand, Cli, Command, LogFormat, ServeArgs};
 use payment_api::server::{self, ServerConfig};
+use payment_api::service::RateLimit;
 use secrecy::ExposeSecret;
 use tracing_subscriber::EnvFilter;
 
@@ -126,6 +127,12 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
         body_limit,
         cors_allowed_origins: args.cors_allowed_origins.clone(),
         health_interval: Duration::from_millis(args.health_check_interval_ms),
+        rate_limit: std::num::NonZeroU32::new(args.rate_limit_per_second).map(|per_second| {
+            RateLimit {
+                per_second,
+                burst: std::num::NonZeroU32::new(args.rate_limit_burst).unwrap_or(per_second),
+            }
+        }),
     };
     let router = server::router(pool, &config)
         .map_err(|error| (1, format!("cannot build the server: {error}")))?;

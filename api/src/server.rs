@@ -28,7 +28,7 @@ use crate::grpc::GrpcApi;
 use crate::grpc::status::CodecErrorLayer;
 use crate::metrics::Metrics;
 use crate::openapi::ApiDoc;
-use crate::service::PaymentService;
+use crate::service::{PaymentService, RateLimit};
 use crate::{health, metrics, rest};
 
 /// Settings of the server that are not the database's.
@@ -40,15 +40,18 @@ pub struct ServerConfig {
     pub cors_allowed_origins: Vec<HeaderValue>,
     /// How often the gRPC health status re-checks the database.
     pub health_interval: Duration,
+    /// Per-merchant request limit; `None` for none.
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl ServerConfig {
-    /// Defaults for a body limit: no CORS origins, health checked every second.
+    /// Defaults for a body limit: no CORS origins, health checked every second, no rate limit.
     pub fn new(body_limit: usize) -> Self {
         Self {
             body_limit,
             cors_allowed_origins: Vec::new(),
             health_interval: Duration::from_secs(1),
+            rate_limit: None,
         }
     }
 }
@@ -141,7 +144,7 @@ pub fn router(
     config: &ServerConfig,
 ) -> Result<Router, Box<dyn std::error::Error + Send + Sync>> {
     let state = AppState {
-        service: PaymentService::new(pool.clone(), Arc::new(SimulatedAcquirer)),
+        service: PaymentService::new(pool.clone(), Arc::new(SimulatedAcquirer), config.rate_limit),
         body_limit: config.body_limit,
         metrics: Metrics::new()?,
     };

@@ -90,11 +90,23 @@ impl WriteCommand {
     }
 }
 
+/// Requests allowed per merchant: a steady rate and a burst (token bucket, GCRA).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Requests per second, sustained.
+    pub per_second: std::num::NonZeroU32,
+    /// Requests allowed at once.
+    pub burst: std::num::NonZeroU32,
+}
+
+type MerchantLimiter = governor::DefaultKeyedRateLimiter<Uuid>;
+
 /// Payment operations over a database pool and an acquirer. Cheap to clone.
 #[derive(Clone)]
 pub struct PaymentService {
     pool: DbPool,
     acquirer: Arc<dyn Acquirer>,
+    limiter: Option<Arc<MerchantLimiter>>,
 }
 
 impl std::fmt::Debug for PaymentService {
@@ -126,9 +138,33 @@ fn check_optional_amount(amount_minor: Option<i64>) -> Result<(), ApiError> {
 }
 
 impl PaymentService {
-    /// Creates the service.
-    pub fn new(pool: DbPool, acquirer: Arc<dyn Acquirer>) -> Self {
-        Self { pool, acquirer }
+    /// Creates the service; `rate_limit` applies per merchant to every call (`None`: no limit).
+    pub fn new(pool: DbPool, acquirer: Arc<dyn Acquirer>, rate_limit: Option<RateLimit>) -> Self {
+        let limiter = rate_limit.map(|limit| {
+            let quota = governor::Quota::per_second(limit.per_second).allow_burst(limit.burst);
+            Arc::new(governor::RateLimiter::keyed(quota))
+        });
+        Self {
+            pool,
+            acquirer,
+            limiter,
+        }
+    }
+
+    /// Authenticates an `Authorization` header value and applies the merchant's rate limit;
+    /// both surfaces call this first.
+    ///
+    /// # Errors
+    /// [`ApiError::Unauthenticated`], [`ApiError::RateLimited`] (HTTP 429, RESOURCE_EXHAUSTED),
+    /// [`ApiError::DatabaseUnavailable`].
+    pub async fn authenticate(&self, header: Option<&[u8]>) -> Result<Uuid, ApiError> {
+        let merchant = crate::auth::authenticate(&self.pool, header).await?;
+        if let Some(limiter) = &self.limiter
+            && limiter.check_key(&merchant).is_err()
+        {
+            return Err(ApiError::RateLimited);
+        }
+        Ok(merchant)
     }
 
     /// The pool, for health checks and authentication.

@@ -67,6 +67,8 @@ pub async fn start_api(database_url: &str) -> anyhow::Result<ApiProcess> {
         .args(["serve", "--listen-addr", &format!("127.0.0.1:{port}")])
         .env("DATABASE_URL", database_url)
         .env("RUST_LOG", "warn")
+        // The workload is one client sending as fast as it can; production limits do not apply.
+        .env("RATE_LIMIT_PER_SECOND", "0")
         .stdout(Stdio::null())
         .spawn()?;
     let api = ApiProcess {

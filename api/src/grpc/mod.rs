@@ -11,7 +11,6 @@ use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::auth;
 use crate::domain::idempotency::{self, IdempotencyKey};
 use crate::domain::lifecycle::PaymentStatus;
 use crate::domain::payment::{self, AuthorizeRequest, Payment};
@@ -36,7 +35,7 @@ impl GrpcApi {
             .metadata()
             .get("authorization")
             .map(|value| value.as_bytes());
-        auth::authenticate(self.service.pool(), header).await
+        self.service.authenticate(header).await
     }
 
     async fn write_context<T>(&self, request: &Request<T>) -> Result<WriteContext, ApiError> {

@@ -8,7 +8,6 @@ use axum::http::{HeaderMap, header, request::Parts};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use crate::auth;
 use crate::domain::idempotency::{self, IdempotencyKey};
 use crate::error::ApiError;
 use crate::server::AppState;
@@ -33,9 +32,7 @@ where
             .headers
             .get(header::AUTHORIZATION)
             .map(|value| value.as_bytes());
-        auth::authenticate(state.service.pool(), header)
-            .await
-            .map(Merchant)
+        state.service.authenticate(header).await.map(Merchant)
     }
 }
 

@@ -203,3 +203,67 @@ async fn grpc_errors_carry_error_info_and_field_violations() {
     );
     assert_eq!(app.footprint().await, [0, 0, 0, 0]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_merchant_over_its_rate_limit_gets_429_and_resource_exhausted() {
+    use std::num::NonZeroU32;
+    let limit = payment_api::service::RateLimit {
+        per_second: NonZeroU32::new(1).unwrap(),
+        burst: NonZeroU32::new(3).unwrap(),
+    };
+    let app = TestApp::spawn_with(Options {
+        rate_limit: Some(limit),
+        ..Options::default()
+    })
+    .await;
+    for _ in 0..3 {
+        assert_eq!(
+            app.post(
+                "/v1/payments",
+                &authorize_body(1, "USD", "pm_card_visa"),
+                None
+            )
+            .await
+            .status(),
+            201
+        );
+    }
+    let before = app.footprint().await;
+    let limited = app
+        .post(
+            "/v1/payments",
+            &authorize_body(1, "USD", "pm_card_visa"),
+            None,
+        )
+        .await;
+    assert_eq!(limited.status(), 429);
+    assert_eq!(problem(limited).await["code"], "rate_limited");
+    let status = app
+        .grpc
+        .clone()
+        .authorize(app.grpc_request(authorize_message(1, "USD", "pm_card_visa"), None))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (status.code(), grpc_code(&status).as_str()),
+        (Code::ResourceExhausted, "rate_limited")
+    );
+    assert_eq!(
+        app.footprint().await,
+        before,
+        "a limited request writes nothing"
+    );
+    // Limits are per merchant.
+    let other = app.other_merchant_key().await;
+    assert_eq!(
+        app.post_as(
+            &other,
+            "/v1/payments",
+            &authorize_body(1, "USD", "pm_card_visa"),
+            None
+        )
+        .await
+        .status(),
+        201
+    );
+}

@@ -30,6 +30,7 @@ pub struct Options {
     pub pool_size: usize,
     pub body_limit: usize,
     pub database_timeout: Duration,
+    pub rate_limit: Option<payment_api::service::RateLimit>,
 }
 
 impl Default for Options {
@@ -38,6 +39,7 @@ impl Default for Options {
             pool_size: 8,
             body_limit: TEST_BODY_LIMIT,
             database_timeout: Duration::from_millis(1500),
+            rate_limit: None,
         }
     }
 }
@@ -78,6 +80,7 @@ impl TestApp {
             body_limit: options.body_limit,
             cors_allowed_origins: vec![ALLOWED_ORIGIN.parse().unwrap()],
             health_interval: Duration::from_millis(100),
+            rate_limit: options.rate_limit,
         };
         let router = server::router(pool, &config).unwrap();
         tokio::spawn(server::serve(listener, router, std::future::pending()));
