@@ -108,6 +108,26 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
     let pool = payment_db::pool::build_pool(url, pool_size, args.database_timeout())
         .map_err(|error| (EXIT_USAGE, format!("invalid DATABASE_POOL_SIZE: {error}")))?;
     let body_limit = usize::try_from(args.body_limit_bytes).unwrap_or(usize::MAX);
+    let config = ServerConfig {
+        body_limit,
+        cors_allowed_origins: args.cors_allowed_origins.clone(),
+        health_interval: Duration::from_millis(args.health_check_interval_ms),
+        rate_limit: std::num::NonZeroU32::new(args.rate_limit_per_second).map(|per_second| {
+            RateLimit {
+                per_second,
+                burst: std::num::NonZeroU32::new(args.rate_limit_burst).unwrap_or(per_second),
+            }
+        }),
+    };
+    let router = server::router(pool, &config)
+        .map_err(|error| (1, format!("cannot build the server: {error}")))?;
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        // The same router, behind API Gateway (HTTP API, payload v2): REST and gRPC-web.
+        tracing::info!("running as an AWS Lambda function");
+        return lambda_http::run(router)
+            .await
+            .map_err(|error| (1, format!("lambda runtime: {error}")));
+    }
     let listener = tokio::net::TcpListener::bind(args.listen_addr)
         .await
         .map_err(|error| {
@@ -123,19 +143,6 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
         server::shutdown_signal().await;
         let _ = stop_tx.send(());
     };
-    let config = ServerConfig {
-        body_limit,
-        cors_allowed_origins: args.cors_allowed_origins.clone(),
-        health_interval: Duration::from_millis(args.health_check_interval_ms),
-        rate_limit: std::num::NonZeroU32::new(args.rate_limit_per_second).map(|per_second| {
-            RateLimit {
-                per_second,
-                burst: std::num::NonZeroU32::new(args.rate_limit_burst).unwrap_or(per_second),
-            }
-        }),
-    };
-    let router = server::router(pool, &config)
-        .map_err(|error| (1, format!("cannot build the server: {error}")))?;
     let serving = server::serve(listener, router, shutdown);
     tokio::pin!(serving);
     tokio::select! {

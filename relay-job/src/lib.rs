@@ -13,6 +13,7 @@ pub mod backoff;
 pub mod config;
 pub mod dead_letter;
 pub mod kafka;
+pub mod lambda;
 pub mod queue;
 pub mod run;
 pub mod summary;

@@ -56,6 +56,15 @@ async fn main() -> ExitCode {
     match command {
         Command::Run(args) => {
             init_logging(args.log_format);
+            if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+                return match relay_job::lambda::serve(*args).await {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(error) => {
+                        tracing::error!(%error, "lambda runtime failed");
+                        ExitCode::from(1)
+                    }
+                };
+            }
             let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
             tokio::spawn(async move {
                 shutdown_signal().await;
@@ -63,7 +72,7 @@ async fn main() -> ExitCode {
                 let _ = stop_tx.send(true);
             });
             let summary = relay_job::run::run(&args, stop_rx).await;
-            print_json(&summary);
+            relay_job::summary::print(&summary);
             ExitCode::from(summary.exit_code)
         }
         Command::Replay(args) => {

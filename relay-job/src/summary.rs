@@ -64,3 +64,15 @@ pub struct RunSummary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
+
+/// Prints `summary` as one JSON line on stdout.
+pub fn print(summary: &RunSummary) {
+    print_value(summary);
+}
+
+/// Prints any serializable value as one JSON line on stdout.
+pub fn print_value(value: &impl Serialize) {
+    use std::io::Write;
+    let line = serde_json::to_string(value).unwrap_or_else(|_| "{}".to_owned());
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}
