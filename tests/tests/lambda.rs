@@ -3,13 +3,7 @@
 //! API Gateway HTTP API (payload v2) event for `POST /v1/payments` with a 201; the relay answers a
 //! scheduler event with its summary. Also: the binaries need no glibc newer than 2.34 (Amazon
 //! Linux 2023), checked with objdump.
-#![expect(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    reason = "tests"
-)]
+#![expect(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use std::process::{Command, Stdio};
 use std::sync::Arc;
