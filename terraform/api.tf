@@ -1,0 +1,98 @@
+# The API as a container-image Lambda behind an API Gateway HTTP API (payload v2): REST,
+# gRPC-web, OpenAPI, Swagger UI and the health probes. Native gRPC needs HTTP/2 end to end:
+# see ecs.tf.
+resource "aws_cloudwatch_log_group" "api" {
+  name              = "/aws/lambda/${var.name}-api"
+  retention_in_days = 30
+  tags              = local.tags
+}
+
+resource "aws_lambda_function" "api" {
+  function_name = "${var.name}-api"
+  role          = aws_iam_role.api.arn
+  package_type  = "Image"
+  image_uri     = local.image
+  architectures = ["x86_64"]
+  memory_size   = var.api_memory_mb
+  timeout       = var.api_timeout_seconds
+  layers        = [var.secrets_extension_layer_arn]
+
+  image_config {
+    command = ["payment-api", "serve"]
+  }
+
+  vpc_config {
+    subnet_ids         = var.private_subnet_ids
+    security_group_ids = [aws_security_group.app.id]
+  }
+
+  environment {
+    variables = merge(local.database_env, {
+      CORS_ALLOWED_ORIGINS = join(",", var.cors_allowed_origins)
+      DATABASE_POOL_SIZE   = "2"
+      LOG_FORMAT           = "json"
+    })
+  }
+
+  logging_config {
+    log_format = "Text"
+    log_group  = aws_cloudwatch_log_group.api.name
+  }
+
+  tags = local.tags
+}
+
+resource "aws_apigatewayv2_api" "http" {
+  name          = var.name
+  protocol_type = "HTTP"
+  description   = "payment-service REST and gRPC-web"
+
+  # CORS is answered by the API itself (so gRPC-web preflights and exposed headers are exactly
+  # what the browser test checks); API Gateway passes OPTIONS through.
+  tags = local.tags
+}
+
+resource "aws_apigatewayv2_integration" "api" {
+  api_id                 = aws_apigatewayv2_api.http.id
+  integration_type       = "AWS_PROXY"
+  integration_uri        = aws_lambda_function.api.invoke_arn
+  payload_format_version = "2.0"
+  timeout_milliseconds   = var.api_timeout_seconds * 1000
+}
+
+resource "aws_apigatewayv2_route" "api" {
+  for_each  = toset(local.api_routes)
+  api_id    = aws_apigatewayv2_api.http.id
+  route_key = each.value
+  target    = "integrations/${aws_apigatewayv2_integration.api.id}"
+}
+
+resource "aws_cloudwatch_log_group" "access" {
+  name              = "/aws/apigateway/${var.name}"
+  retention_in_days = 30
+  tags              = local.tags
+}
+
+resource "aws_apigatewayv2_stage" "default" {
+  api_id      = aws_apigatewayv2_api.http.id
+  name        = "$default"
+  auto_deploy = true
+
+  access_log_settings {
+    destination_arn = aws_cloudwatch_log_group.access.arn
+    format = jsonencode({
+      requestId = "$context.requestId", routeKey = "$context.routeKey", status = "$context.status",
+      latencyMs = "$context.responseLatency", integrationError = "$context.integrationErrorMessage"
+    })
+  }
+
+  tags = local.tags
+}
+
+resource "aws_lambda_permission" "api_gateway" {
+  statement_id  = "AllowHttpApi"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.api.function_name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_apigatewayv2_api.http.execution_arn}/*/*"
+}
