@@ -48,9 +48,21 @@ pub enum AdminCommand {
 /// Database settings.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
-    /// PostgreSQL URL, e.g. postgres://postgres@127.0.0.1:5432/payments.
+    /// PostgreSQL URL, e.g. postgres://postgres@127.0.0.1:5432/payments. Without it, the URL is
+    /// composed from `DATABASE_HOST`, `DATABASE_NAME` and `DATABASE_USER` + `DATABASE_PASSWORD` or
+    /// `DATABASE_SECRET_ARN` (see `payment_db::credentials`).
     #[arg(long, env = "DATABASE_URL")]
-    pub database_url: String,
+    pub database_url: Option<String>,
+}
+
+impl DatabaseArgs {
+    /// The database URL, resolved as described on [`DatabaseArgs::database_url`].
+    ///
+    /// # Errors
+    /// When no complete form of the settings is given or the secret cannot be read.
+    pub async fn url(&self) -> Result<String, payment_db::credentials::CredentialsError> {
+        payment_db::credentials::database_url(self.database_url.as_deref()).await
+    }
 }
 
 /// Log output format.

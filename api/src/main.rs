@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
-use payment_api::config::{AdminCommand, Cli, Command, LogFormat, ServeArgs};
+use payment_api::config::{AdminCommand, Cli, Command, DatabaseArgs, LogFormat, ServeArgs};
 use payment_api::server::{self, ServerConfig};
 use payment_api::service::RateLimit;
 use secrecy::ExposeSecret;
@@ -37,9 +37,9 @@ async fn main() -> ExitCode {
     init_logging(log_format);
     let result = match cli.command {
         Command::Serve(args) => serve(args).await,
-        Command::Migrate(database) => migrate(&database.database_url).await,
+        Command::Migrate(database) => migrate(&database).await,
         Command::Admin(AdminCommand::CreateMerchant { database, name }) => {
-            create_merchant(&database.database_url, &name).await
+            create_merchant(&database, &name).await
         }
         Command::Openapi => print_openapi(),
     };
@@ -54,16 +54,25 @@ async fn main() -> ExitCode {
 
 type Failure = (u8, String);
 
-async fn migrate(database_url: &str) -> Result<(), Failure> {
-    let applied = payment_db::migrations::run_pending(database_url)
+async fn database_url(database: &DatabaseArgs) -> Result<String, Failure> {
+    database
+        .url()
+        .await
+        .map_err(|error| (EXIT_USAGE, format!("database settings: {error}")))
+}
+
+async fn migrate(database: &DatabaseArgs) -> Result<(), Failure> {
+    let database_url = database_url(database).await?;
+    let applied = payment_db::migrations::run_pending(&database_url)
         .await
         .map_err(|error| (1, format!("migrations failed: {error}")))?;
     tracing::info!(applied = applied.len(), versions = ?applied, "migrations applied");
     Ok(())
 }
 
-async fn create_merchant(database_url: &str, name: &str) -> Result<(), Failure> {
-    let mut conn = AsyncPgConnection::establish(database_url)
+async fn create_merchant(database: &DatabaseArgs, name: &str) -> Result<(), Failure> {
+    let database_url = database_url(database).await?;
+    let mut conn = AsyncPgConnection::establish(&database_url)
         .await
         .map_err(|error| (1, format!("cannot connect to DATABASE_URL: {error}")))?;
     let created = payment_api::admin::create_merchant(&mut conn, name)
@@ -85,7 +94,7 @@ fn print_openapi() -> Result<(), Failure> {
 }
 
 async fn serve(args: ServeArgs) -> Result<(), Failure> {
-    let url = &args.database.database_url;
+    let url = &database_url(&args.database).await?;
     let pending = payment_db::migrations::pending(url)
         .await
         .map_err(|error| {

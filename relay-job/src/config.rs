@@ -65,9 +65,21 @@ pub struct TailArgs {
 /// Database settings.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
-    /// PostgreSQL URL of the payment-service database.
+    /// PostgreSQL URL of the payment-service database. Without it, the URL is composed from
+    /// `DATABASE_HOST`, `DATABASE_NAME` and `DATABASE_USER` + `DATABASE_PASSWORD` or
+    /// `DATABASE_SECRET_ARN` (see `payment_db::credentials`).
     #[arg(long, env = "DATABASE_URL")]
-    pub database_url: String,
+    pub database_url: Option<String>,
+}
+
+impl DatabaseArgs {
+    /// The database URL, resolved as described on [`DatabaseArgs::database_url`].
+    ///
+    /// # Errors
+    /// When no complete form of the settings is given or the secret cannot be read.
+    pub async fn url(&self) -> Result<String, payment_db::credentials::CredentialsError> {
+        payment_db::credentials::database_url(self.database_url.as_deref()).await
+    }
 }
 
 /// Which dead-lettered events `replay` moves back.
@@ -138,6 +150,14 @@ pub struct KafkaArgs {
     /// `sasl.password` (prefer the environment variable over the flag).
     #[arg(long, env = "KAFKA_SASL_PASSWORD", hide_env_values = true)]
     pub kafka_sasl_password: Option<String>,
+    /// ARN of a Secrets Manager secret `{"username": …, "password": …}` for SASL (read at start
+    /// through the AWS Parameters and Secrets Lambda Extension); overrides the two settings above.
+    #[arg(long, env = "KAFKA_SASL_SECRET_ARN")]
+    pub kafka_sasl_secret_arn: Option<String>,
+    /// Authenticate to Amazon MSK with IAM (SASL/OAUTHBEARER tokens signed with the process's AWS
+    /// credentials for `AWS_REGION`); sets `sasl_ssl` and `OAUTHBEARER`.
+    #[arg(long, env = "KAFKA_MSK_IAM", default_value_t = false, action = clap::ArgAction::Set)]
+    pub kafka_msk_iam: bool,
     /// `ssl.ca.location`: CA bundle file.
     #[arg(long, env = "KAFKA_SSL_CA_LOCATION")]
     pub kafka_ssl_ca_location: Option<String>,

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, Producer};
@@ -23,6 +22,51 @@ pub const HEADER_SEQUENCE: &str = "ce_sequence";
 /// W3C trace context header.
 pub const HEADER_TRACEPARENT: &str = "traceparent";
 
+/// The librdkafka client context of every client the relay makes: logs through `tracing`
+/// (rdkafka's `tracing` feature) and, with MSK IAM, supplies OAUTHBEARER tokens.
+#[derive(Debug, Clone, Default)]
+pub struct RelayContext {
+    msk_iam: Option<crate::msk_iam::MskIamSigner>,
+}
+
+impl RelayContext {
+    /// The context for `kafka`: with `--kafka-msk-iam`, a token signer for `AWS_REGION`.
+    ///
+    /// # Errors
+    /// When MSK IAM is asked for without `AWS_REGION`.
+    pub fn for_settings(kafka: &KafkaArgs) -> Result<Self, String> {
+        if !kafka.kafka_msk_iam {
+            return Ok(Self::default());
+        }
+        let region =
+            std::env::var("AWS_REGION").map_err(|_| "KAFKA_MSK_IAM needs AWS_REGION".to_owned())?;
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| "KAFKA_MSK_IAM needs a tokio runtime".to_owned())?;
+        Ok(Self {
+            msk_iam: Some(crate::msk_iam::MskIamSigner::new(region, runtime)),
+        })
+    }
+}
+
+impl rdkafka::ClientContext for RelayContext {
+    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+    fn generate_oauth_token(
+        &self,
+        _config: Option<&str>,
+    ) -> Result<rdkafka::client::OAuthToken, Box<dyn std::error::Error>> {
+        match &self.msk_iam {
+            Some(signer) => signer.token(),
+            None => Err("OAUTHBEARER tokens are only generated for MSK IAM (KAFKA_MSK_IAM)".into()),
+        }
+    }
+}
+
+impl rdkafka::consumer::ConsumerContext for RelayContext {}
+
+/// The relay's producer.
+pub type RelayProducer = FutureProducer<RelayContext>;
+
 /// The librdkafka settings shared by the producer and the admin client.
 pub fn client_config(kafka: &KafkaArgs) -> ClientConfig {
     let mut config = ClientConfig::new();
@@ -30,6 +74,11 @@ pub fn client_config(kafka: &KafkaArgs) -> ClientConfig {
         .set("bootstrap.servers", &kafka.kafka_brokers)
         .set("security.protocol", &kafka.kafka_security_protocol)
         .set("client.id", "relay-job");
+    if kafka.kafka_msk_iam {
+        config
+            .set("security.protocol", "sasl_ssl")
+            .set("sasl.mechanism", "OAUTHBEARER");
+    }
     let optional = [
         ("sasl.mechanism", &kafka.kafka_sasl_mechanism),
         ("sasl.username", &kafka.kafka_sasl_username),
@@ -49,7 +98,7 @@ pub fn client_config(kafka: &KafkaArgs) -> ClientConfig {
 ///
 /// # Errors
 /// A librdkafka configuration error (an unknown or invalid `--kafka-config` key, for example).
-pub fn producer(args: &RunArgs) -> Result<FutureProducer, KafkaError> {
+pub fn producer(args: &RunArgs, context: RelayContext) -> Result<RelayProducer, KafkaError> {
     let mut config = client_config(&args.kafka);
     config
         .set("enable.idempotence", "true")
@@ -65,7 +114,7 @@ pub fn producer(args: &RunArgs) -> Result<FutureProducer, KafkaError> {
     for (key, value) in &args.kafka.kafka_config {
         config.set(key, value);
     }
-    config.create()
+    config.create_with_context(context)
 }
 
 fn millis(duration: Duration) -> String {
@@ -77,8 +126,13 @@ fn millis(duration: Duration) -> String {
 ///
 /// # Errors
 /// [`KafkaError`] when the cluster is unreachable or refuses to create a topic.
-pub async fn ensure_topics(args: &RunArgs, timeout: Duration) -> Result<(), KafkaError> {
-    let admin: AdminClient<DefaultClientContext> = client_config(&args.kafka).create()?;
+pub async fn ensure_topics(
+    args: &RunArgs,
+    context: RelayContext,
+    timeout: Duration,
+) -> Result<(), KafkaError> {
+    let admin: AdminClient<RelayContext> =
+        client_config(&args.kafka).create_with_context(context)?;
     let topics: Vec<NewTopic<'_>> = [args.events_topic.as_str(), args.dlq_topic.as_str()]
         .into_iter()
         .map(|name| {
@@ -111,7 +165,7 @@ pub async fn ensure_topics(args: &RunArgs, timeout: Duration) -> Result<(), Kafk
 /// # Errors
 /// [`KafkaError`] when the cluster does not answer within `timeout` or a topic is missing.
 pub async fn check_topics(
-    producer: &FutureProducer,
+    producer: &RelayProducer,
     args: &RunArgs,
     timeout: Duration,
 ) -> Result<(), KafkaError> {

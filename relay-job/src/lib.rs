@@ -14,6 +14,7 @@ pub mod config;
 pub mod dead_letter;
 pub mod kafka;
 pub mod lambda;
+pub mod msk_iam;
 pub mod queue;
 pub mod run;
 pub mod summary;

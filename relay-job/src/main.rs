@@ -30,8 +30,14 @@ fn print_json(value: &impl serde::Serialize) -> ExitCode {
     }
 }
 
-async fn connect(url: &str) -> Result<AsyncPgConnection, ExitCode> {
-    AsyncPgConnection::establish(url).await.map_err(|error| {
+async fn connect(
+    database: &relay_job::config::DatabaseArgs,
+) -> Result<AsyncPgConnection, ExitCode> {
+    let url = database.url().await.map_err(|error| {
+        tracing::error!(%error, "database settings");
+        ExitCode::from(Outcome::ConfigError.exit_code())
+    })?;
+    AsyncPgConnection::establish(&url).await.map_err(|error| {
         tracing::error!(%error, "cannot connect to DATABASE_URL");
         ExitCode::from(Outcome::DatabaseUnavailable.exit_code())
     })
@@ -82,7 +88,7 @@ async fn main() -> ExitCode {
                 (None, Some(id)) => ReplayScope::Payment(id),
                 (None, None) => ReplayScope::All,
             };
-            let mut conn = match connect(&args.database.database_url).await {
+            let mut conn = match connect(&args.database).await {
                 Ok(conn) => conn,
                 Err(code) => return code,
             };
@@ -93,7 +99,7 @@ async fn main() -> ExitCode {
         }
         Command::Purge(args) => {
             init_logging(LogFormat::Text);
-            let mut conn = match connect(&args.database.database_url).await {
+            let mut conn = match connect(&args.database).await {
                 Ok(conn) => conn,
                 Err(code) => return code,
             };
@@ -123,7 +129,7 @@ async fn main() -> ExitCode {
         }
         Command::Stats(args) => {
             init_logging(LogFormat::Text);
-            let mut conn = match connect(&args.database_url).await {
+            let mut conn = match connect(&args).await {
                 Ok(conn) => conn,
                 Err(code) => return code,
             };

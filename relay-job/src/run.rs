@@ -10,7 +10,7 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use payment_db::models::OutboxEvent;
 use rdkafka::error::KafkaError;
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::{FutureRecord, Producer};
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -149,11 +149,30 @@ async fn drive(
     if let Err(reason) = kafka::check_overrides(&args.kafka) {
         return Stop::Failed(Outcome::ConfigError, reason);
     }
-    let conn = match connect(args).await {
+    let resolved;
+    let args = match resolve_kafka_secret(args).await {
+        Ok(Some(with_secret)) => {
+            resolved = with_secret;
+            &resolved
+        }
+        Ok(None) => args,
+        Err(reason) => return Stop::Failed(Outcome::ConfigError, reason),
+    };
+    let url = match args.database.url().await {
+        Ok(url) => url,
+        Err(error) => {
+            return Stop::Failed(Outcome::ConfigError, format!("database settings: {error}"));
+        }
+    };
+    let conn = match connect(&url, args).await {
         Ok(conn) => slot.insert(conn),
         Err(reason) => return Stop::Failed(Outcome::DatabaseUnavailable, reason),
     };
-    let producer = match kafka::producer(args) {
+    let context = match kafka::RelayContext::for_settings(&args.kafka) {
+        Ok(context) => context,
+        Err(reason) => return Stop::Failed(Outcome::ConfigError, reason),
+    };
+    let producer = match kafka::producer(args, context.clone()) {
         Ok(producer) => producer,
         Err(error) => {
             return Stop::Failed(
@@ -164,7 +183,7 @@ async fn drive(
     };
     let startup_timeout = STARTUP_TIMEOUT.min(args.message_timeout);
     let topics = if args.create_topics {
-        kafka::ensure_topics(args, startup_timeout).await
+        kafka::ensure_topics(args, context, startup_timeout).await
     } else {
         kafka::check_topics(&producer, args, startup_timeout).await
     };
@@ -208,22 +227,41 @@ async fn drive(
     result
 }
 
+/// With `KAFKA_SASL_SECRET_ARN`, the settings with the secret's username and password filled in.
+async fn resolve_kafka_secret(args: &RunArgs) -> Result<Option<RunArgs>, String> {
+    let Some(arn) = &args.kafka.kafka_sasl_secret_arn else {
+        return Ok(None);
+    };
+    let secret = payment_db::credentials::secret_json(arn)
+        .await
+        .map_err(|error| format!("KAFKA_SASL_SECRET_ARN: {error}"))?;
+    let field = |key: &str| {
+        secret
+            .get(key)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+    };
+    let mut resolved = args.clone();
+    resolved.kafka.kafka_sasl_username =
+        Some(field("username").ok_or("KAFKA_SASL_SECRET_ARN: no `username`")?);
+    resolved.kafka.kafka_sasl_password =
+        Some(field("password").ok_or("KAFKA_SASL_SECRET_ARN: no `password`")?);
+    Ok(Some(resolved))
+}
+
 /// Connects within [`CONNECT_TIMEOUT`] and bounds the session: no statement runs longer than
 /// [`STATEMENT_TIMEOUT`], and a relay that stalls while holding claimed rows loses them (the
 /// server ends its transaction) once it has been idle longer than any acknowledgement may take.
-async fn connect(args: &RunArgs) -> Result<AsyncPgConnection, String> {
-    let mut conn = tokio::time::timeout(
-        CONNECT_TIMEOUT,
-        AsyncPgConnection::establish(&args.database.database_url),
-    )
-    .await
-    .map_err(|_| {
-        format!(
-            "database: no connection within {} s",
-            CONNECT_TIMEOUT.as_secs()
-        )
-    })?
-    .map_err(|error| format!("database: {error}"))?;
+async fn connect(url: &str, args: &RunArgs) -> Result<AsyncPgConnection, String> {
+    let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, AsyncPgConnection::establish(url))
+        .await
+        .map_err(|_| {
+            format!(
+                "database: no connection within {} s",
+                CONNECT_TIMEOUT.as_secs()
+            )
+        })?
+        .map_err(|error| format!("database: {error}"))?;
     let idle = args
         .message_timeout
         .saturating_add(args.flush_timeout)
@@ -266,7 +304,7 @@ fn after(delay: Duration) -> chrono::DateTime<Utc> {
 /// the batch marked; `Ok(None)` goes on.
 async fn relay_batch(
     conn: &mut AsyncPgConnection,
-    producer: &FutureProducer,
+    producer: &kafka::RelayProducer,
     args: &RunArgs,
     limits: &Limits,
     counters: &mut Counters,
@@ -467,7 +505,7 @@ async fn awaiting(
 /// by the backoff, with no attempt charged.
 async fn dead_letter_all(
     conn: &mut AsyncPgConnection,
-    producer: &FutureProducer,
+    producer: &kafka::RelayProducer,
     args: &RunArgs,
     limits: &Limits,
     counters: &mut Counters,

@@ -74,14 +74,15 @@ fn header(message: &impl Message, name: &str) -> Option<String> {
         .map(|value| String::from_utf8_lossy(value).into_owned())
 }
 
-fn consumer(args: &TailArgs, topic: &str) -> Result<BaseConsumer, String> {
-    let consumer: BaseConsumer = kafka::client_config(&args.kafka)
+fn consumer(args: &TailArgs, topic: &str) -> Result<BaseConsumer<kafka::RelayContext>, String> {
+    let context = kafka::RelayContext::for_settings(&args.kafka)?;
+    let consumer: BaseConsumer<kafka::RelayContext> = kafka::client_config(&args.kafka)
         .set(
             "group.id",
             format!("relay-job-tail-{}", uuid::Uuid::new_v4()),
         )
         .set("enable.auto.commit", "false")
-        .create()
+        .create_with_context(context)
         .map_err(|error| format!("kafka: {error}"))?;
     let metadata = consumer
         .fetch_metadata(Some(topic), Duration::from_secs(10))
@@ -194,7 +195,7 @@ pub fn tail(args: &TailArgs, out: &mut impl std::io::Write) -> Result<TailReport
 }
 
 fn read_all(
-    consumer: &BaseConsumer,
+    consumer: &BaseConsumer<kafka::RelayContext>,
     idle: Duration,
     mut on_message: impl FnMut(&rdkafka::message::BorrowedMessage<'_>),
 ) {

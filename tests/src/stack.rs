@@ -179,6 +179,8 @@ impl RelayTarget {
                 kafka_sasl_mechanism: None,
                 kafka_sasl_username: None,
                 kafka_sasl_password: None,
+                kafka_sasl_secret_arn: None,
+                kafka_msk_iam: false,
                 kafka_ssl_ca_location: None,
                 kafka_compression: "none".to_owned(),
                 kafka_config: Vec::new(),

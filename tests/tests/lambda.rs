@@ -215,3 +215,96 @@ fn the_binaries_need_no_glibc_newer_than_2_34() {
         );
     }
 }
+
+/// The credentials forms the terraform module uses: the relay reads an RDS-managed secret
+/// through the AWS Parameters and Secrets Lambda Extension (emulated here), and the API
+/// composes its URL from host, name, user and an injected password (ECS).
+#[tokio::test(flavor = "multi_thread")]
+async fn database_credentials_come_from_a_secret_or_from_parts() {
+    let (name, _) = payment_db::testing::fresh_database().await;
+    let admin = payment_db::testing::admin_url();
+    let host = admin
+        .trim_start_matches("postgres://")
+        .split('@')
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let user = admin
+        .trim_start_matches("postgres://")
+        .split('@')
+        .next()
+        .unwrap()
+        .split(':')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    // ECS form: parts plus an injected password (trust auth ignores it; its encoding is tested).
+    let output = Command::new(stack::binary("payment-api").unwrap())
+        .arg("migrate")
+        .env_remove("DATABASE_URL")
+        .env("DATABASE_HOST", &host)
+        .env("DATABASE_NAME", &name)
+        .env("DATABASE_USER", &user)
+        .env("DATABASE_PASSWORD", "s3cr#t/with:chars")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    // Lambda form: the secret through the extension, authenticated with the session token.
+    let seen_token = Arc::new(Mutex::new(None::<String>));
+    let secret =
+        json!({ "SecretString": json!({ "username": user, "password": "rotated" }).to_string() });
+    let app = Router::new().route(
+        "/secretsmanager/get",
+        get({
+            let seen_token = Arc::clone(&seen_token);
+            move |headers: HeaderMap| async move {
+                *seen_token.lock().await = headers
+                    .get("x-aws-parameters-secrets-token")
+                    .map(|v| v.to_str().unwrap().to_owned());
+                axum::Json(secret)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let output = Command::new(stack::binary("relay-job").unwrap())
+        .arg("stats")
+        .env_remove("DATABASE_URL")
+        .env("DATABASE_HOST", &host)
+        .env("DATABASE_NAME", &name)
+        .env(
+            "DATABASE_SECRET_ARN",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds-db-credentials",
+        )
+        .env("AWS_SESSION_TOKEN", "session-token")
+        .env("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", port.to_string())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stats: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(stats["pending"], 0);
+    assert_eq!(seen_token.lock().await.as_deref(), Some("session-token"));
+
+    // Nothing given: a configuration error that names the variables.
+    let output = Command::new(stack::binary("relay-job").unwrap())
+        .arg("stats")
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("DATABASE_HOST"));
+}
