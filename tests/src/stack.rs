@@ -49,6 +49,13 @@ pub struct ApiProcess {
     pub base_url: String,
 }
 
+impl ApiProcess {
+    /// Process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for ApiProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -62,9 +69,21 @@ impl Drop for ApiProcess {
 /// # Errors
 /// When the binary is missing or the server does not become ready within 20 s.
 pub async fn start_api(database_url: &str) -> anyhow::Result<ApiProcess> {
+    start_api_with(database_url, &[]).await
+}
+
+/// [`start_api`] with extra environment variables.
+///
+/// # Errors
+/// As [`start_api`].
+pub async fn start_api_with(
+    database_url: &str,
+    env: &[(&str, &str)],
+) -> anyhow::Result<ApiProcess> {
     let port = free_port()?;
     let child = Command::new(binary("payment-api")?)
         .args(["serve", "--listen-addr", &format!("127.0.0.1:{port}")])
+        .envs(env.iter().copied())
         .env("DATABASE_URL", database_url)
         .env("RUST_LOG", "warn")
         // The workload is one client sending as fast as it can; production limits do not apply.

@@ -1,0 +1,707 @@
+//! Benchmarks of payment-service against this machine's limits, in one run (`scripts/bench`):
+//!
+//! - **API:** `Authorize` over native gRPC and REST at fixed concurrency for a fixed time
+//!   (throughput, p50/p99/p99.9 latency), and pgbench running the same SQL the authorize request
+//!   issues at the same concurrency: API ÷ pgbench. Also start-to-ready time and idle RSS.
+//! - **Relay:** a preloaded backlog drained by one and by two `relay-job` processes (events/s),
+//!   against two limits measured in the same run with the same data: (a) raw produce rate with the
+//!   relay's producer settings, (b) raw PostgreSQL rate of the relay's claim and mark queries.
+//!   Also the relay's cold start (process start to first claim) and peak RSS.
+//!
+//! Writes `bench/results/latest.json` and `latest.md`, and puts the table in the README.
+#![expect(
+    clippy::indexing_slicing,
+    reason = "benchmark driver: JSON lookups of summaries"
+)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Parser;
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use e2e::client::{Call, Client, Surface};
+use e2e::stack;
+use hdrhistogram::Histogram;
+use serde_json::{Value, json};
+
+/// Benchmarks of payment-service.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Maintenance database URL of the PostgreSQL server to use.
+    #[arg(
+        long,
+        env = "TEST_DATABASE_ADMIN_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    admin_url: String,
+    /// Kafka bootstrap servers.
+    #[arg(long, env = "KAFKA_BROKERS")]
+    kafka_brokers: String,
+    /// Seconds per API load step.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Concurrency levels of the API steps.
+    #[arg(long, value_delimiter = ',', default_value = "1,8,32,64")]
+    concurrency: Vec<usize>,
+    /// Events preloaded for the relay.
+    #[arg(long, default_value_t = 200_000)]
+    events: usize,
+    /// Payments they belong to.
+    #[arg(long, default_value_t = 20_000)]
+    payments: usize,
+    /// Where to write latest.json and latest.md.
+    #[arg(long, default_value = "bench/results")]
+    out_dir: String,
+    /// README whose table (between the bench markers) is replaced.
+    #[arg(long, default_value = "README.md")]
+    readme: String,
+}
+
+fn say(line: impl AsRef<str>) {
+    let _ = writeln!(std::io::stderr(), "{}", line.as_ref());
+}
+
+fn database_url(admin: &str, name: &str) -> String {
+    let base = admin.rsplit_once('/').map_or(admin, |(base, _)| base);
+    format!("{base}/{name}")
+}
+
+async fn fresh_database(admin: &str, name: &str) -> anyhow::Result<String> {
+    let mut conn = AsyncPgConnection::establish(admin).await?;
+    conn.batch_execute(&format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE); CREATE DATABASE {name}"
+    ))
+    .await?;
+    Ok(database_url(admin, name))
+}
+
+fn proc_status_kb(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+fn command_version(program: &str, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .output()
+        .ok()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .unwrap_or_default()
+}
+
+fn machine() -> Value {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
+            })
+        })
+        .unwrap_or_default();
+    let memory_kb = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            text.lines().find_map(|l| {
+                l.strip_prefix("MemTotal:")
+                    .map(|v| v.trim().trim_end_matches("kB").trim().to_owned())
+            })
+        })
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    json!({
+        "cpu": cpu,
+        "cores": std::thread::available_parallelism().map(usize::from).unwrap_or(1),
+        "memory_gib": memory_kb / 1024 / 1024,
+        "rustc": command_version("rustc", &["--version"]),
+        "postgresql": command_version("psql", &["--version"]),
+        "broker": "tansu 0.6.0 (memory storage)",
+        "librdkafka": "2.12.1 (rdkafka-sys 4.10, bundled)",
+        "profile": "release",
+    })
+}
+
+// ---------------------------------------------------------------- API
+
+async fn load(
+    clients: &[Client],
+    surface: Surface,
+    concurrency: usize,
+    seconds: u64,
+    step: usize,
+) -> anyhow::Result<Value> {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut tasks = tokio::task::JoinSet::new();
+    for worker in 0..concurrency {
+        let client = clients[worker % clients.len()].clone();
+        tasks.spawn(async move {
+            let mut histogram =
+                Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
+            let (mut ok, mut errors, mut n) = (0_u64, 0_u64, 0_u64);
+            let call = Call::Authorize {
+                amount_minor: 1999,
+                currency: "USD".into(),
+                payment_method: "pm_card_visa".into(),
+            };
+            while Instant::now() < deadline {
+                n += 1;
+                let key = format!("bench-{step}-{worker}-{n}");
+                let started = Instant::now();
+                let result = client.call(surface, &call, Some(&key)).await;
+                let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                if result.is_ok() {
+                    ok += 1;
+                    let _ = histogram.record(micros.max(1));
+                } else {
+                    errors += 1;
+                }
+            }
+            (histogram, ok, errors)
+        });
+    }
+    let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let (mut ok, mut errors) = (0, 0);
+    for (h, o, e) in tasks.join_all().await {
+        histogram.add(h)?;
+        ok += o;
+        errors += e;
+    }
+    let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
+    Ok(json!({
+        "surface": surface.name(), "concurrency": concurrency, "requests": ok, "errors": errors,
+        "throughput_rps": ok as f64 / seconds as f64,
+        "p50_ms": ms(0.50), "p99_ms": ms(0.99), "p999_ms": ms(0.999),
+    }))
+}
+
+/// pgbench with the SQL one authorize request issues (two pool checks, the key lookup, the
+/// transaction of service.rs), prepared statements, at `concurrency` clients.
+fn pgbench(
+    database: &str,
+    admin_url: &str,
+    merchant: &str,
+    key_hash: &str,
+    concurrency: usize,
+    seconds: u64,
+) -> anyhow::Result<Value> {
+    let script = format!(
+        r"\set n random(1, 1000000000)
+SELECT merchant_id FROM api_keys WHERE key_hash = '\x{key_hash}'::bytea AND revoked_at IS NULL LIMIT 1;
+SELECT 1;
+SELECT 1;
+BEGIN;
+SELECT pg_try_advisory_xact_lock(hashtextextended('idempotency:{merchant}:authorize:pg-' || :client_id || '-' || :n, 0));
+SELECT request_hash FROM idempotency_records WHERE merchant_id = '{merchant}' AND operation = 'authorize' AND idempotency_key = 'pg-' || :client_id || '-' || :n LIMIT 1;
+SELECT gen_random_uuid() AS pid, gen_random_uuid() AS eid \gset
+INSERT INTO payments (id, merchant_id, status, currency, amount_minor, authorized_minor, captured_minor, refunded_minor, payment_method, description, metadata, decline_reason, version, created_at, updated_at) VALUES (:'pid', '{merchant}', 'authorized', 'USD', 1999, 1999, 0, 0, 'pm_card_visa', NULL, '{{}}', NULL, 1, now(), now());
+INSERT INTO ledger_entries (transaction_id, payment_id, merchant_id, account, direction, amount_minor, currency, created_at) VALUES (:'eid', :'pid', '{merchant}', 'authorizations_receivable', 'debit', 1999, 'USD', now()), (:'eid', :'pid', '{merchant}', 'authorizations_payable', 'credit', 1999, 'USD', now());
+INSERT INTO outbox_events (event_id, aggregate_type, aggregate_id, aggregate_version, event_type, payload, headers) VALUES (:'eid', 'payment', :'pid', 1, 'payment.authorized', (SELECT payload FROM bench_payload), '{{}}');
+INSERT INTO idempotency_records (merchant_id, operation, idempotency_key, request_hash, payment_id, response) VALUES ('{merchant}', 'authorize', 'pg-' || :client_id || '-' || :n, '\x00', :'pid', (SELECT response FROM bench_payload));
+END;
+"
+    );
+    let path = std::env::temp_dir().join("payment-service-authorize.pgbench");
+    std::fs::write(&path, script)?;
+    let url = database_url(admin_url, database);
+    let output = Command::new("pgbench")
+        .args([
+            "-n",
+            "-M",
+            "prepared",
+            "-c",
+            &concurrency.to_string(),
+            "-j",
+            &concurrency.min(2).to_string(),
+            "-T",
+            &seconds.to_string(),
+            "-f",
+        ])
+        .arg(&path)
+        .arg(&url)
+        .output()
+        .context("pgbench (postgresql-client)")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    anyhow::ensure!(
+        output.status.success(),
+        "pgbench failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let tps = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("tps = "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .context("no tps in pgbench output")?;
+    let latency = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("latency average = "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    Ok(json!({ "concurrency": concurrency, "tps": tps, "latency_avg_ms": latency }))
+}
+
+async fn bench_api(args: &Args) -> anyhow::Result<Value> {
+    let name = "bench_api";
+    let url = fresh_database(&args.admin_url, name).await?;
+    stack::api_command(&url, &["migrate"])?;
+    let created = stack::api_command(&url, &["admin", "create-merchant", "--name", "Bench"])?;
+    let key = created
+        .lines()
+        .find_map(|l| l.strip_prefix("api_key="))
+        .context("api_key")?
+        .to_owned();
+    let started = Instant::now();
+    let api = stack::start_api_with(&url, &[("DATABASE_POOL_SIZE", "64")]).await?;
+    let ready_ms = started.elapsed().as_secs_f64() * 1000.0;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle_rss_kb = proc_status_kb(api.pid(), "VmRSS:").unwrap_or(0);
+    say(format!(
+        "api: ready in {ready_ms:.1} ms, idle RSS {} KiB",
+        idle_rss_kb
+    ));
+
+    let mut clients = Vec::new();
+    for _ in 0..8 {
+        clients.push(Client::connect(&api.base_url, &key).await?);
+    }
+    let mut steps = Vec::new();
+    for (step, (surface, concurrency)) in [Surface::Grpc, Surface::Rest]
+        .into_iter()
+        .flat_map(|surface| args.concurrency.iter().map(move |c| (surface, *c)))
+        .enumerate()
+    {
+        let result = load(&clients, surface, concurrency, args.seconds, step).await?;
+        say(format!("api: {result}"));
+        steps.push(result);
+    }
+    drop(api);
+
+    // pgbench on its own copy of the schema, with the same payload sizes.
+    let pg_name = "bench_pgbench";
+    let pg_url = fresh_database(&args.admin_url, pg_name).await?;
+    stack::api_command(&pg_url, &["migrate"])?;
+    let pg_created = stack::api_command(&pg_url, &["admin", "create-merchant", "--name", "Bench"])?;
+    let pg_merchant = pg_created
+        .lines()
+        .find_map(|l| l.strip_prefix("merchant_id="))
+        .context("merchant_id")?
+        .to_owned();
+    let pg_key = pg_created
+        .lines()
+        .find_map(|l| l.strip_prefix("api_key="))
+        .context("api_key")?
+        .to_owned();
+    let key_hash: String = payment_api::auth::hash_key(&pg_key)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let sample = payment_events::CloudEvent::new(
+        uuid::Uuid::now_v7(),
+        payment_events::EventType::Authorized,
+        1,
+        chrono_now(),
+        payment_events::PaymentEventData {
+            payment_id: uuid::Uuid::now_v7(),
+            merchant_id: uuid::Uuid::now_v7(),
+            status: "authorized".into(),
+            currency: "USD".into(),
+            amount_minor: 1999,
+            authorized_minor: 1999,
+            captured_minor: 0,
+            refunded_minor: 0,
+            decline_reason: None,
+        },
+    );
+    let mut conn = AsyncPgConnection::establish(&pg_url).await?;
+    let payload = serde_json::to_string(&sample)?.replace('\'', "''");
+    let response = json!({"id": sample.subject, "status": "authorized", "currency": "USD", "amount_minor": 1999, "authorized_minor": 1999,
+        "captured_minor": 0, "refunded_minor": 0, "payment_method": "pm_card_visa", "metadata": {}, "version": 1,
+        "created_at": sample.time, "updated_at": sample.time})
+    .to_string();
+    conn.batch_execute(&format!(
+        "CREATE TABLE bench_payload (payload jsonb, response jsonb); INSERT INTO bench_payload VALUES ('{payload}', '{response}')"
+    ))
+    .await?;
+    let mut pg = Vec::new();
+    for &concurrency in &args.concurrency {
+        let result = pgbench(
+            pg_name,
+            &args.admin_url,
+            &pg_merchant,
+            &key_hash,
+            concurrency,
+            args.seconds,
+        )?;
+        say(format!("pgbench: {result}"));
+        pg.push(result);
+    }
+    Ok(json!({ "ready_ms": ready_ms, "idle_rss_kib": idle_rss_kb, "steps": steps, "pgbench": pg }))
+}
+
+fn chrono_now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}
+
+// ---------------------------------------------------------------- relay
+
+/// Preloads `events` valid pending events over `payments` payments (version order per payment).
+async fn preload(url: &str, events: usize, payments: usize) -> anyhow::Result<()> {
+    let per_payment = events.div_ceil(payments);
+    let mut conn = AsyncPgConnection::establish(url).await?;
+    conn.batch_execute(&format!(
+        "WITH p AS (SELECT gen_random_uuid() AS id, gen_random_uuid() AS merchant FROM generate_series(1, {payments})),
+              v AS (SELECT p.id, p.merchant, g AS version, gen_random_uuid() AS event_id FROM p, generate_series(1, {per_payment}) g)
+         INSERT INTO outbox_events (event_id, aggregate_type, aggregate_id, aggregate_version, event_type, payload, headers)
+         SELECT event_id, 'payment', id, version,
+                CASE version WHEN 1 THEN 'payment.authorized' WHEN 2 THEN 'payment.captured' ELSE 'payment.refunded' END,
+                jsonb_build_object(
+                  'specversion', '1.0', 'id', event_id, 'source', '/payment-service',
+                  'type', CASE version WHEN 1 THEN 'payment.authorized' WHEN 2 THEN 'payment.captured' ELSE 'payment.refunded' END,
+                  'subject', id, 'time', to_char(now() AT TIME ZONE 'utc', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),
+                  'datacontenttype', 'application/json',
+                  'dataschema', 'https://schemas.payment-service.dev/v1/' || CASE version WHEN 1 THEN 'payment.authorized' WHEN 2 THEN 'payment.captured' ELSE 'payment.refunded' END || '.json',
+                  'sequence', lpad(version::text, 20, '0'),
+                  'data', jsonb_build_object(
+                    'payment_id', id, 'merchant_id', merchant,
+                    'status', CASE version WHEN 1 THEN 'authorized' WHEN 2 THEN 'captured' ELSE 'partially_refunded' END,
+                    'currency', 'USD', 'amount_minor', CASE WHEN version > 2 THEN 1 ELSE 100000 END,
+                    'authorized_minor', 100000, 'captured_minor', CASE WHEN version >= 2 THEN 100000 ELSE 0 END,
+                    'refunded_minor', greatest(version - 2, 0))),
+                jsonb_build_object('traceparent', '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01')
+         FROM v ORDER BY version, id;
+         ANALYZE outbox_events;"
+    ))
+    .await?;
+    Ok(())
+}
+
+async fn reset(url: &str) -> anyhow::Result<()> {
+    let mut conn = AsyncPgConnection::establish(url).await?;
+    conn.batch_execute("UPDATE outbox_events SET status = 'pending', published_at = NULL; VACUUM ANALYZE outbox_events").await?;
+    Ok(())
+}
+
+/// Runs `processes` relays at once; returns events/s, the first one's cold start and peak RSS.
+fn relay_runs(url: &str, brokers: &str, topic: &str, processes: usize) -> anyhow::Result<Value> {
+    let started = Instant::now();
+    let mut children = Vec::new();
+    for _ in 0..processes {
+        let child = Command::new(stack::binary("relay-job")?)
+            .args(["run", "--max-runtime", "600s"])
+            .env("DATABASE_URL", url)
+            .env("KAFKA_BROKERS", brokers)
+            .env("RELAY_EVENTS_TOPIC", format!("{topic}.events"))
+            .env("RELAY_DLQ_TOPIC", format!("{topic}.dlq"))
+            .env("RUST_LOG", "info")
+            .env("LOG_FORMAT", "text")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        children.push(child);
+    }
+    // Cold start: the first relay's "first claim" log line.
+    let stderr = children[0].stderr.take().context("stderr")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut sent = false;
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if !sent && line.contains("first claim") {
+                let _ = tx.send(Instant::now());
+                sent = true;
+            }
+        }
+    });
+    let pids: Vec<u32> = children.iter().map(std::process::Child::id).collect();
+    let sampler = std::thread::spawn(move || {
+        let mut peak = 0;
+        loop {
+            let samples: Vec<u64> = pids
+                .iter()
+                .filter_map(|pid| proc_status_kb(*pid, "VmHWM:"))
+                .collect();
+            if samples.is_empty() {
+                return peak;
+            }
+            peak = peak.max(samples.into_iter().max().unwrap_or(0));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    let mut published = 0;
+    let mut summaries = Vec::new();
+    for child in children {
+        let output = child.wait_with_output()?;
+        let summary: Value = serde_json::from_slice(&output.stdout).context("relay summary")?;
+        published += summary["published"].as_u64().unwrap_or(0);
+        summaries.push(summary);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let peak_rss_kib = sampler.join().unwrap_or(0);
+    let cold_start_ms = rx
+        .try_recv()
+        .map(|at| (at - started).as_secs_f64() * 1000.0)
+        .ok();
+    Ok(json!({
+        "processes": processes, "published": published, "seconds": seconds,
+        "events_per_second": published as f64 / seconds,
+        "cold_start_ms": cold_start_ms, "peak_rss_kib": peak_rss_kib, "summaries": summaries,
+    }))
+}
+
+/// (a) The same records, produced with the relay's producer settings, as fast as possible.
+async fn raw_produce(url: &str, brokers: &str, topic: &str) -> anyhow::Result<Value> {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use payment_db::schema::outbox_events::dsl as o;
+    use rdkafka::producer::FutureRecord;
+    let mut conn = AsyncPgConnection::establish(url).await?;
+    let rows: Vec<(uuid::Uuid, uuid::Uuid, String, i64, Value)> = o::outbox_events
+        .select((
+            o::event_id,
+            o::aggregate_id,
+            o::event_type,
+            o::aggregate_version,
+            o::payload,
+        ))
+        .load(&mut conn)
+        .await?;
+    let cli = relay_job::config::Cli::try_parse_from([
+        "relay-job",
+        "run",
+        "--database-url",
+        url,
+        "--kafka-brokers",
+        brokers,
+        "--events-topic",
+        &format!("{topic}.events"),
+        "--dlq-topic",
+        &format!("{topic}.dlq"),
+    ])?;
+    let Some(relay_job::config::Command::Run(run_args)) = cli.command else {
+        anyhow::bail!("run args")
+    };
+    relay_job::kafka::ensure_topics(
+        &run_args,
+        relay_job::kafka::RelayContext::default(),
+        Duration::from_secs(10),
+    )
+    .await?;
+    let producer =
+        relay_job::kafka::producer(&run_args, relay_job::kafka::RelayContext::default())?;
+    let records: Vec<(String, Vec<u8>, String, String, String)> = rows
+        .into_iter()
+        .map(|(id, key, event_type, version, payload)| {
+            (
+                key.to_string(),
+                serde_json::to_vec(&payload).unwrap_or_default(),
+                id.to_string(),
+                event_type,
+                payment_events::format_sequence(version),
+            )
+        })
+        .collect();
+    let started = Instant::now();
+    let mut deliveries = Vec::with_capacity(records.len());
+    for (key, value, id, event_type, sequence) in &records {
+        let record = FutureRecord::to(&run_args.events_topic)
+            .key(key)
+            .payload(value)
+            .headers(relay_job::kafka::event_headers(
+                id,
+                event_type,
+                sequence,
+                Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+            ));
+        deliveries.push(producer.send_result(record).map_err(|(error, _)| error)?);
+    }
+    let mut delivered = 0_u64;
+    for delivery in deliveries {
+        if matches!(delivery.await, Ok(Ok(_))) {
+            delivered += 1;
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(
+        json!({ "records": delivered, "seconds": seconds, "records_per_second": delivered as f64 / seconds }),
+    )
+}
+
+/// (b) The relay's claim and mark queries with no Kafka, one connection, default batch size.
+async fn raw_database(url: &str) -> anyhow::Result<Value> {
+    let mut conn = AsyncPgConnection::establish(url).await?;
+    let started = Instant::now();
+    let mut marked = 0_u64;
+    loop {
+        let done = conn
+            .transaction::<_, diesel::result::Error, _>(async |conn| {
+                let rows = relay_job::queue::claim(conn, 500).await?;
+                let sequences: Vec<i64> = rows.iter().map(|r| r.sequence).collect();
+                relay_job::queue::mark_published(conn, &sequences).await?;
+                Ok(sequences.len())
+            })
+            .await?;
+        if done == 0 {
+            break;
+        }
+        marked += done as u64;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(
+        json!({ "events": marked, "seconds": seconds, "events_per_second": marked as f64 / seconds }),
+    )
+}
+
+async fn bench_relay(args: &Args) -> anyhow::Result<Value> {
+    let url = fresh_database(&args.admin_url, "bench_relay").await?;
+    payment_db::migrations::run_pending(&url)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    preload(&url, args.events, args.payments).await?;
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let one = relay_runs(&url, &args.kafka_brokers, &format!("bench.{tag}.one"), 1)?;
+    say(format!("relay x1: {} events/s", one["events_per_second"]));
+    reset(&url).await?;
+    let two = relay_runs(&url, &args.kafka_brokers, &format!("bench.{tag}.two"), 2)?;
+    say(format!("relay x2: {} events/s", two["events_per_second"]));
+    let produce = raw_produce(&url, &args.kafka_brokers, &format!("bench.{tag}.raw")).await?;
+    say(format!("raw produce: {produce}"));
+    reset(&url).await?;
+    let database = raw_database(&url).await?;
+    say(format!("raw database: {database}"));
+    let limit = produce["records_per_second"]
+        .as_f64()
+        .unwrap_or(0.0)
+        .min(database["events_per_second"].as_f64().unwrap_or(0.0));
+    let ratio = one["events_per_second"].as_f64().unwrap_or(0.0) / limit.max(1.0);
+    Ok(
+        json!({ "events": args.events, "payments": args.payments, "one": one, "two": two,
+               "limit_produce": produce, "limit_database": database, "relay_over_limit": ratio }),
+    )
+}
+
+// ---------------------------------------------------------------- report
+
+fn markdown(results: &Value) -> String {
+    let m = &results["machine"];
+    let api = &results["api"];
+    let relay = &results["relay"];
+    let mut out = String::new();
+    out.push_str(&format!(
+        "Run {} on {} ({} cores, {} GiB), {}, {}, {}, {}; {} s per API step, release build; load generator, server, PostgreSQL and broker share the machine.\n\n",
+        results["date"].as_str().unwrap_or(""), m["cpu"].as_str().unwrap_or(""), m["cores"], m["memory_gib"],
+        m["rustc"].as_str().unwrap_or(""), m["postgresql"].as_str().unwrap_or(""), m["broker"].as_str().unwrap_or(""),
+        m["librdkafka"].as_str().unwrap_or(""), results["seconds"]
+    ));
+    out.push_str("| API `Authorize` | concurrency | req/s | p50 ms | p99 ms | p99.9 ms | ÷ pgbench |\n|---|---:|---:|---:|---:|---:|---:|\n");
+    for step in api["steps"].as_array().into_iter().flatten() {
+        let pg = api["pgbench"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|p| p["concurrency"] == step["concurrency"]);
+        let ratio = pg
+            .and_then(|p| p["tps"].as_f64())
+            .map(|tps| step["throughput_rps"].as_f64().unwrap_or(0.0) / tps.max(1.0));
+        out.push_str(&format!(
+            "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} |\n",
+            step["surface"].as_str().unwrap_or(""),
+            step["concurrency"],
+            step["throughput_rps"].as_f64().unwrap_or(0.0),
+            step["p50_ms"].as_f64().unwrap_or(0.0),
+            step["p99_ms"].as_f64().unwrap_or(0.0),
+            step["p999_ms"].as_f64().unwrap_or(0.0),
+            ratio.map_or("–".to_owned(), |r| format!("{r:.2}"))
+        ));
+    }
+    for pg in api["pgbench"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "| pgbench (same SQL) | {} | {:.0} | avg {:.2} | | | 1.00 |\n",
+            pg["concurrency"],
+            pg["tps"].as_f64().unwrap_or(0.0),
+            pg["latency_avg_ms"].as_f64().unwrap_or(0.0)
+        ));
+    }
+    out.push_str(&format!(
+        "\nAPI start to ready: {:.0} ms; idle RSS: {:.1} MiB.\n\n",
+        api["ready_ms"].as_f64().unwrap_or(0.0),
+        api["idle_rss_kib"].as_f64().unwrap_or(0.0) / 1024.0
+    ));
+    out.push_str(&format!(
+        "| relay ({} events, {} payments, per-payment order on) | events/s |\n|---|---:|\n",
+        relay["events"], relay["payments"]
+    ));
+    out.push_str(&format!(
+        "| relay-job, 1 process | {:.0} |\n",
+        relay["one"]["events_per_second"].as_f64().unwrap_or(0.0)
+    ));
+    out.push_str(&format!(
+        "| relay-job, 2 processes | {:.0} |\n",
+        relay["two"]["events_per_second"].as_f64().unwrap_or(0.0)
+    ));
+    out.push_str(&format!(
+        "| (a) raw produce, same records and producer settings | {:.0} |\n",
+        relay["limit_produce"]["records_per_second"]
+            .as_f64()
+            .unwrap_or(0.0)
+    ));
+    out.push_str(&format!(
+        "| (b) raw PostgreSQL claim + mark, no Kafka | {:.0} |\n",
+        relay["limit_database"]["events_per_second"]
+            .as_f64()
+            .unwrap_or(0.0)
+    ));
+    out.push_str(&format!(
+        "\nrelay ÷ min(a, b) = {:.2}; relay cold start (process start to first claim): {} ms; relay peak RSS: {:.1} MiB.\n",
+        relay["relay_over_limit"].as_f64().unwrap_or(0.0),
+        relay["one"]["cold_start_ms"].as_f64().map_or("–".to_owned(), |v| format!("{v:.0}")),
+        relay["one"]["peak_rss_kib"].as_f64().unwrap_or(0.0) / 1024.0
+    ));
+    out
+}
+
+fn update_readme(path: &str, table: &str) -> anyhow::Result<()> {
+    const START: &str = "<!-- bench:start -->";
+    const END: &str = "<!-- bench:end -->";
+    let readme = std::fs::read_to_string(path)?;
+    let (Some(start), Some(end)) = (readme.find(START), readme.find(END)) else {
+        anyhow::bail!("{path} has no bench markers");
+    };
+    let updated = format!("{}{START}\n{table}{}", &readme[..start], &readme[end..]);
+    std::fs::write(path, updated)?;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let api = bench_api(&args).await?;
+    let relay = bench_relay(&args).await?;
+    let results = json!({
+        "date": chrono_now().format("%Y-%m-%d").to_string(),
+        "machine": machine(),
+        "seconds": args.seconds,
+        "api": api,
+        "relay": relay,
+    });
+    std::fs::create_dir_all(&args.out_dir)?;
+    std::fs::write(
+        format!("{}/latest.json", args.out_dir),
+        serde_json::to_string_pretty(&results)? + "\n",
+    )?;
+    let table = markdown(&results);
+    std::fs::write(format!("{}/latest.md", args.out_dir), &table)?;
+    update_readme(&args.readme, &table)?;
+    let _ = writeln!(std::io::stdout(), "{table}");
+    Ok(())
+}
