@@ -13,6 +13,10 @@
     clippy::indexing_slicing,
     reason = "benchmark driver: JSON lookups of summaries"
 )]
+#![expect(
+    clippy::expect_used,
+    reason = "benchmark driver: constant histogram bounds"
+)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
