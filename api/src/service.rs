@@ -66,26 +66,43 @@ pub struct PaymentPage {
 #[serde(tag = "operation", rename_all = "snake_case")]
 enum WriteCommand {
     Authorize(AuthorizeCommand),
-    Capture {
-        payment_id: Uuid,
-        amount_minor: Option<i64>,
-    },
-    Void {
-        payment_id: Uuid,
-    },
-    Refund {
-        payment_id: Uuid,
-        amount_minor: Option<i64>,
-    },
+    Change { payment_id: Uuid, change: Change },
+}
+
+/// A later write to an existing payment; amounts in minor units, `None` meaning "the rest".
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Change {
+    Capture { amount_minor: Option<i64> },
+    Void,
+    Refund { amount_minor: Option<i64> },
+}
+
+impl Change {
+    fn operation(self) -> &'static str {
+        match self {
+            Self::Capture { .. } => "capture",
+            Self::Void => "void",
+            Self::Refund { .. } => "refund",
+        }
+    }
+
+    /// The lifecycle rule of this change applied to the payment as it is.
+    fn transition(self, current: &Payment) -> Result<lifecycle::Transition, ApiError> {
+        let (status, amounts) = (current.status, current.amounts());
+        match self {
+            Self::Capture { amount_minor } => lifecycle::capture(status, amounts, amount_minor),
+            Self::Void => lifecycle::void(status, amounts),
+            Self::Refund { amount_minor } => lifecycle::refund(status, amounts, amount_minor),
+        }
+    }
 }
 
 impl WriteCommand {
     fn operation(&self) -> &'static str {
         match self {
             Self::Authorize(_) => "authorize",
-            Self::Capture { .. } => "capture",
-            Self::Void { .. } => "void",
-            Self::Refund { .. } => "refund",
+            Self::Change { change, .. } => change.operation(),
         }
     }
 }
@@ -202,9 +219,9 @@ impl PaymentService {
         check_optional_amount(amount_minor)?;
         self.write(
             ctx,
-            WriteCommand::Capture {
+            WriteCommand::Change {
                 payment_id,
-                amount_minor,
+                change: Change::Capture { amount_minor },
             },
         )
         .await
@@ -221,7 +238,14 @@ impl PaymentService {
         payment_id: &str,
     ) -> Result<WriteOutcome, ApiError> {
         let payment_id = parse_payment_id(payment_id)?;
-        self.write(ctx, WriteCommand::Void { payment_id }).await
+        self.write(
+            ctx,
+            WriteCommand::Change {
+                payment_id,
+                change: Change::Void,
+            },
+        )
+        .await
     }
 
     /// Refunds part (`Some`) or the rest (`None`) of the captured amount.
@@ -239,9 +263,9 @@ impl PaymentService {
         check_optional_amount(amount_minor)?;
         self.write(
             ctx,
-            WriteCommand::Refund {
+            WriteCommand::Change {
                 payment_id,
-                amount_minor,
+                change: Change::Refund { amount_minor },
             },
         )
         .await
@@ -435,28 +459,9 @@ async fn execute(
             payment::insert(conn, &row).await?;
             (row, event_type, command.amount_minor, postings)
         }
-        WriteCommand::Capture {
-            payment_id,
-            amount_minor,
-        } => {
+        WriteCommand::Change { payment_id, change } => {
             let row = locked(conn, ctx.merchant_id, *payment_id).await?;
-            let current = Payment::try_from(row.clone())?;
-            let transition = lifecycle::capture(current.status, current.amounts(), *amount_minor)?;
-            apply(conn, row, transition, now).await?
-        }
-        WriteCommand::Void { payment_id } => {
-            let row = locked(conn, ctx.merchant_id, *payment_id).await?;
-            let current = Payment::try_from(row.clone())?;
-            let transition = lifecycle::void(current.status, current.amounts())?;
-            apply(conn, row, transition, now).await?
-        }
-        WriteCommand::Refund {
-            payment_id,
-            amount_minor,
-        } => {
-            let row = locked(conn, ctx.merchant_id, *payment_id).await?;
-            let current = Payment::try_from(row.clone())?;
-            let transition = lifecycle::refund(current.status, current.amounts(), *amount_minor)?;
+            let transition = change.transition(&Payment::try_from(row.clone())?)?;
             apply(conn, row, transition, now).await?
         }
     };

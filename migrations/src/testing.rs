@@ -49,3 +49,29 @@ pub async fn migrated_database() -> (String, String) {
         .expect("migrations apply");
     (name, url)
 }
+
+/// Cuts (`allowed = false`: refuses new connections and terminates the open ones) or restores
+/// access to database `name`, as an outage and its recovery look to the application.
+///
+/// # Panics
+/// When the admin connection fails.
+#[expect(clippy::expect_used, reason = "test support fails loudly")]
+pub async fn set_connections(name: &str, allowed: bool) {
+    let mut admin = AsyncPgConnection::establish(&admin_url())
+        .await
+        .expect("PostgreSQL reachable");
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS {allowed}"
+        ))
+        .await
+        .expect("ALTER DATABASE");
+    if !allowed {
+        admin
+            .batch_execute(&format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+            ))
+            .await
+            .expect("terminate backends");
+    }
+}

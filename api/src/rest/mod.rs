@@ -40,6 +40,114 @@ pub struct PaymentList {
     pub next_page_token: Option<String>,
 }
 
+/// Error responses of the write routes (RFC 9457 problem details).
+#[derive(utoipa::IntoResponses)]
+#[expect(
+    dead_code,
+    reason = "describes responses for the OpenAPI document; never built"
+)]
+enum WriteErrors {
+    #[response(
+        status = 400,
+        description = "Malformed request (bad JSON, id or header)",
+        content_type = "application/problem+json"
+    )]
+    Status400(Problem),
+    #[response(
+        status = 401,
+        description = "Missing or bad API key",
+        content_type = "application/problem+json"
+    )]
+    Status401(Problem),
+    #[response(
+        status = 404,
+        description = "No such payment for this merchant",
+        content_type = "application/problem+json"
+    )]
+    Status404(Problem),
+    #[response(
+        status = 409,
+        description = "Illegal transition, or the same idempotency key is in flight",
+        content_type = "application/problem+json"
+    )]
+    Status409(Problem),
+    #[response(
+        status = 413,
+        description = "Request larger than the limit",
+        content_type = "application/problem+json"
+    )]
+    Status413(Problem),
+    #[response(
+        status = 415,
+        description = "Body is not application/json",
+        content_type = "application/problem+json"
+    )]
+    Status415(Problem),
+    #[response(
+        status = 422,
+        description = "Invalid value, or idempotency key reused with another request",
+        content_type = "application/problem+json"
+    )]
+    Status422(Problem),
+    #[response(
+        status = 503,
+        description = "Database unavailable",
+        content_type = "application/problem+json"
+    )]
+    Status503(Problem),
+    #[response(
+        status = 500,
+        description = "Internal error",
+        content_type = "application/problem+json"
+    )]
+    Status500(Problem),
+}
+
+/// Error responses of the read routes (RFC 9457 problem details).
+#[derive(utoipa::IntoResponses)]
+#[expect(
+    dead_code,
+    reason = "describes responses for the OpenAPI document; never built"
+)]
+enum ReadErrors {
+    #[response(
+        status = 400,
+        description = "Malformed id or query",
+        content_type = "application/problem+json"
+    )]
+    Status400(Problem),
+    #[response(
+        status = 401,
+        description = "Missing or bad API key",
+        content_type = "application/problem+json"
+    )]
+    Status401(Problem),
+    #[response(
+        status = 404,
+        description = "No such payment for this merchant",
+        content_type = "application/problem+json"
+    )]
+    Status404(Problem),
+    #[response(
+        status = 422,
+        description = "Invalid query value",
+        content_type = "application/problem+json"
+    )]
+    Status422(Problem),
+    #[response(
+        status = 503,
+        description = "Database unavailable",
+        content_type = "application/problem+json"
+    )]
+    Status503(Problem),
+    #[response(
+        status = 500,
+        description = "Internal error",
+        content_type = "application/problem+json"
+    )]
+    Status500(Problem),
+}
+
 /// The `/v1` routes.
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -79,15 +187,7 @@ fn written(status: StatusCode, outcome: WriteOutcome) -> Response {
     params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; scoped per merchant and operation. A replay returns the original answer with `Idempotent-Replayed: true`.")),
     responses(
         (status = 201, description = "The payment: `authorized`, or `declined` with a reason", body = Payment, headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same key"))),
-        (status = 400, description = "Malformed request (bad JSON, id or header)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or bad API key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such payment for this merchant", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Illegal transition, or the same idempotency key is in flight", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Request larger than the limit", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid value, or idempotency key reused with another request", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
+        WriteErrors,
     ),
     security(("bearer" = []))
 )]
@@ -114,15 +214,7 @@ pub async fn authorize(
     params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; scoped per merchant and operation. A replay returns the original answer with `Idempotent-Replayed: true`."), ("id" = String, Path, description = "Payment id (UUID)")),
     responses(
         (status = 200, description = "The payment", body = Payment, headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same key"))),
-        (status = 400, description = "Malformed request (bad JSON, id or header)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or bad API key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such payment for this merchant", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Illegal transition, or the same idempotency key is in flight", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Request larger than the limit", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid value, or idempotency key reused with another request", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
+        WriteErrors,
     ),
     security(("bearer" = []))
 )]
@@ -150,15 +242,7 @@ pub async fn capture(
     params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; scoped per merchant and operation. A replay returns the original answer with `Idempotent-Replayed: true`."), ("id" = String, Path, description = "Payment id (UUID)")),
     responses(
         (status = 200, description = "The payment", body = Payment, headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same key"))),
-        (status = 400, description = "Malformed request (bad JSON, id or header)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or bad API key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such payment for this merchant", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Illegal transition, or the same idempotency key is in flight", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Request larger than the limit", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid value, or idempotency key reused with another request", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
+        WriteErrors,
     ),
     security(("bearer" = []))
 )]
@@ -184,15 +268,7 @@ pub async fn void(
     params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; scoped per merchant and operation. A replay returns the original answer with `Idempotent-Replayed: true`."), ("id" = String, Path, description = "Payment id (UUID)")),
     responses(
         (status = 201, description = "The payment", body = Payment, headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same key"))),
-        (status = 400, description = "Malformed request (bad JSON, id or header)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or bad API key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such payment for this merchant", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Illegal transition, or the same idempotency key is in flight", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Request larger than the limit", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid value, or idempotency key reused with another request", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
+        WriteErrors,
     ),
     security(("bearer" = []))
 )]
@@ -219,12 +295,7 @@ pub async fn refund(
     params(("id" = String, Path, description = "Payment id (UUID)")),
     responses(
         (status = 200, description = "The payment", body = Payment),
-        (status = 400, description = "Malformed id or query", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or bad API key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such payment for this merchant", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid query value", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
+        ReadErrors,
     ),
     security(("bearer" = []))
 )]
@@ -248,12 +319,7 @@ pub async fn get_payment(
     ),
     responses(
         (status = 200, description = "A page of payments", body = PaymentList),
-        (status = 400, description = "Malformed id or query", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or bad API key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such payment for this merchant", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid query value", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
+        ReadErrors,
     ),
     security(("bearer" = []))
 )]

@@ -95,26 +95,6 @@ async fn a_cancelled_call_does_not_poison_the_pooled_connection() {
     assert_eq!(idle_in_transaction, 0);
 }
 
-async fn set_connections(app: &TestApp, allowed: bool) {
-    let mut admin = AsyncPgConnection::establish(&payment_db::testing::admin_url())
-        .await
-        .unwrap();
-    admin
-        .batch_execute(&format!(
-            "ALTER DATABASE {} WITH ALLOW_CONNECTIONS {allowed}",
-            app.database
-        ))
-        .await
-        .unwrap();
-    if !allowed {
-        texts(
-            &mut admin,
-            &format!("SELECT pg_terminate_backend(pid)::text AS value FROM pg_stat_activity WHERE datname = '{}'", app.database),
-        )
-        .await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn database_down_is_503_and_unavailable_then_recovers() {
     let app = TestApp::spawn_with(Options {
@@ -126,7 +106,7 @@ async fn database_down_is_503_and_unavailable_then_recovers() {
         .as_str()
         .unwrap()
         .to_owned();
-    set_connections(&app, false).await;
+    payment_db::testing::set_connections(&app.database, false).await;
 
     let response = app
         .post(
@@ -156,7 +136,7 @@ async fn database_down_is_503_and_unavailable_then_recovers() {
         (Code::Unavailable, "database_unavailable")
     );
 
-    set_connections(&app, true).await;
+    payment_db::testing::set_connections(&app.database, true).await;
     let recovered = app
         .post(
             "/v1/payments",

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use jsonschema::{Registry, Resource};
 use payment_proto::v1 as pb;
 use serde_json::{Value, json};
@@ -189,21 +188,6 @@ async fn swagger_ui_is_served_without_the_internet() {
     assert_eq!(spec["openapi"], "3.1.0");
 }
 
-async fn set_connections(database: &str, allowed: bool) {
-    let mut admin = AsyncPgConnection::establish(&payment_db::testing::admin_url())
-        .await
-        .unwrap();
-    admin
-        .batch_execute(&format!(
-            "ALTER DATABASE {database} WITH ALLOW_CONNECTIONS {allowed}"
-        ))
-        .await
-        .unwrap();
-    if !allowed {
-        texts(&mut admin, &format!("SELECT pg_terminate_backend(pid)::text AS value FROM pg_stat_activity WHERE datname = '{database}'")).await;
-    }
-}
-
 async fn wait_for_health(
     client: &mut tonic_health::pb::health_client::HealthClient<Channel>,
     service: &str,
@@ -257,7 +241,7 @@ async fn health_follows_the_database() {
         200
     );
 
-    set_connections(&app.database, false).await;
+    payment_db::testing::set_connections(&app.database, false).await;
     wait_for_health(&mut health, "payments.v1.PaymentService", false).await;
     wait_for_health(&mut health, "", false).await;
     assert_eq!(
@@ -280,7 +264,7 @@ async fn health_follows_the_database() {
         "alive all the same"
     );
 
-    set_connections(&app.database, true).await;
+    payment_db::testing::set_connections(&app.database, true).await;
     wait_for_health(&mut health, "payments.v1.PaymentService", true).await;
     assert_eq!(
         app.http

@@ -132,7 +132,7 @@ fn machine() -> Value {
         "postgresql": command_version("psql", &["--version"]),
         "broker": "tansu 0.6.0 (memory storage)",
         "librdkafka": "2.12.1 (rdkafka-sys 4.10, bundled)",
-        "profile": "release",
+        "profile": if cfg!(debug_assertions) { "debug" } else { "release" },
     })
 }
 
@@ -605,10 +605,10 @@ fn markdown(results: &Value) -> String {
     let relay = &results["relay"];
     let mut out = String::new();
     out.push_str(&format!(
-        "Run {} on {} ({} cores, {} GiB), {}, {}, {}, {}; {} s per API step, release build; load generator, server, PostgreSQL and broker share the machine.\n\n",
+        "Run {} on {} ({} cores, {} GiB), {}, {}, {}, {}; {} s per API step, {} build; load generator, server, PostgreSQL and broker share the machine.\n\n",
         results["date"].as_str().unwrap_or(""), m["cpu"].as_str().unwrap_or(""), m["cores"], m["memory_gib"],
         m["rustc"].as_str().unwrap_or(""), m["postgresql"].as_str().unwrap_or(""), m["broker"].as_str().unwrap_or(""),
-        m["librdkafka"].as_str().unwrap_or(""), results["seconds"]
+        m["librdkafka"].as_str().unwrap_or(""), results["seconds"], m["profile"].as_str().unwrap_or("")
     ));
     out.push_str("| API `Authorize` | concurrency | req/s | p50 ms | p99 ms | p99.9 ms | ÷ pgbench |\n|---|---:|---:|---:|---:|---:|---:|\n");
     for step in api["steps"].as_array().into_iter().flatten() {
