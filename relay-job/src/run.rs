@@ -315,7 +315,9 @@ async fn relay_batch(
     limits: &Limits,
     counters: &mut Counters,
 ) -> Result<Option<Stop>, Stop> {
+    let batch_started = Instant::now();
     let rows = queue::claim(conn, args.batch_size).await?;
+    let claimed_at = Instant::now();
     if counters.batches == 0 {
         // Cold start: process start to the first claim (benchmarks read this line).
         tracing::info!(
@@ -393,6 +395,7 @@ async fn relay_batch(
         }
     }
 
+    let sent_at = Instant::now();
     // Wait for every delivery report, or until flush-timeout after a stop or the deadline.
     let mut published = Vec::with_capacity(rows.len());
     let mut reported = vec![false; rows.len()];
@@ -453,8 +456,18 @@ async fn relay_batch(
             }
         }
     }
+    let acknowledged_at = Instant::now();
     counters.published +=
         u64::try_from(queue::mark_published(conn, &published).await?).unwrap_or(0);
+    // Where a batch's time goes (read by the benchmark's stage breakdown; debug level).
+    tracing::debug!(
+        rows = rows.len(),
+        claim_us = (claimed_at - batch_started).as_micros() as u64,
+        validate_send_us = (sent_at - claimed_at).as_micros() as u64,
+        acks_us = (acknowledged_at - sent_at).as_micros() as u64,
+        mark_us = acknowledged_at.elapsed().as_micros() as u64,
+        "batch stages"
+    );
     // Records still unacknowledged may yet reach the topic: keep the rows (and so their
     // payments' later events) out of every claim until they have surely expired.
     let unacknowledged: Vec<i64> = rows
