@@ -29,6 +29,13 @@ pub async fn database_ready(pool: &DbPool) -> bool {
 /// Keeps the gRPC health status of `""` (the server) and `payments.v1.PaymentService` in step
 /// with [`database_ready`], checking every `interval`. Runs until the process ends.
 pub async fn watch_database(reporter: HealthReporter, pool: DbPool, interval: Duration) {
+    // Known but not serving until the first check passes (rather than unknown, NOT_FOUND).
+    reporter
+        .set_service_status("", ServingStatus::NotServing)
+        .await;
+    reporter
+        .set_not_serving::<PaymentServiceServer<GrpcApi>>()
+        .await;
     let mut last = None;
     loop {
         let status = if database_ready(&pool).await {

@@ -215,16 +215,8 @@ impl PaymentService {
         payment_id: &str,
         amount_minor: Option<i64>,
     ) -> Result<WriteOutcome, ApiError> {
-        let payment_id = parse_payment_id(payment_id)?;
-        check_optional_amount(amount_minor)?;
-        self.write(
-            ctx,
-            WriteCommand::Change {
-                payment_id,
-                change: Change::Capture { amount_minor },
-            },
-        )
-        .await
+        self.change(ctx, payment_id, Change::Capture { amount_minor })
+            .await
     }
 
     /// Voids an authorized payment before capture.
@@ -237,15 +229,7 @@ impl PaymentService {
         ctx: WriteContext,
         payment_id: &str,
     ) -> Result<WriteOutcome, ApiError> {
-        let payment_id = parse_payment_id(payment_id)?;
-        self.write(
-            ctx,
-            WriteCommand::Change {
-                payment_id,
-                change: Change::Void,
-            },
-        )
-        .await
+        self.change(ctx, payment_id, Change::Void).await
     }
 
     /// Refunds part (`Some`) or the rest (`None`) of the captured amount.
@@ -259,16 +243,24 @@ impl PaymentService {
         payment_id: &str,
         amount_minor: Option<i64>,
     ) -> Result<WriteOutcome, ApiError> {
+        self.change(ctx, payment_id, Change::Refund { amount_minor })
+            .await
+    }
+
+    /// A later write: the payment id is parsed and a given amount checked before any
+    /// transaction, so malformed input writes nothing.
+    async fn change(
+        &self,
+        ctx: WriteContext,
+        payment_id: &str,
+        change: Change,
+    ) -> Result<WriteOutcome, ApiError> {
         let payment_id = parse_payment_id(payment_id)?;
-        check_optional_amount(amount_minor)?;
-        self.write(
-            ctx,
-            WriteCommand::Change {
-                payment_id,
-                change: Change::Refund { amount_minor },
-            },
-        )
-        .await
+        if let Change::Capture { amount_minor } | Change::Refund { amount_minor } = change {
+            check_optional_amount(amount_minor)?;
+        }
+        self.write(ctx, WriteCommand::Change { payment_id, change })
+            .await
     }
 
     /// Returns one of the merchant's payments.

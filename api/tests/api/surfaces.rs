@@ -200,14 +200,17 @@ async fn wait_for_health(
         ServingStatus::NotServing
     };
     for _ in 0..100 {
-        let status = client
+        let answer = client
             .check(tonic_health::pb::HealthCheckRequest {
                 service: service.to_owned(),
             })
-            .await
-            .unwrap()
-            .into_inner()
-            .status();
+            .await;
+        // Right after start the service may not be registered yet (NOT_FOUND): not yet.
+        let status = match answer {
+            Ok(response) => response.into_inner().status(),
+            Err(status) if status.code() == tonic::Code::NotFound => ServingStatus::Unknown,
+            Err(status) => panic!("{status:?}"),
+        };
         if status == wanted {
             return;
         }
