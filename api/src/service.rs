@@ -43,6 +43,25 @@ pub struct WriteContext {
     pub traceparent: String,
 }
 
+impl WriteContext {
+    /// Builds the context from the raw `idempotency-key` and `traceparent` values, which REST
+    /// headers and gRPC metadata carry alike.
+    ///
+    /// # Errors
+    /// `idempotency_key_invalid` (HTTP 400, INVALID_ARGUMENT).
+    pub fn from_raw(
+        merchant_id: Uuid,
+        idempotency_key: Option<&[u8]>,
+        traceparent: Option<&[u8]>,
+    ) -> Result<Self, ApiError> {
+        Ok(Self {
+            merchant_id,
+            idempotency_key: idempotency_key.map(IdempotencyKey::parse).transpose()?,
+            traceparent: crate::trace::child_traceparent(traceparent),
+        })
+    }
+}
+
 /// The answer of a write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WriteOutcome {

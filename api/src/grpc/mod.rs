@@ -11,7 +11,7 @@ use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::domain::idempotency::{self, IdempotencyKey};
+use crate::domain::idempotency;
 use crate::domain::lifecycle::PaymentStatus;
 use crate::domain::payment::{self, AuthorizeRequest, Payment};
 use crate::error::ApiError;
@@ -40,18 +40,12 @@ impl GrpcApi {
 
     async fn write_context<T>(&self, request: &Request<T>) -> Result<WriteContext, ApiError> {
         let merchant_id = self.merchant(request).await?;
-        let metadata = request.metadata();
-        let idempotency_key = metadata
-            .get(idempotency::HEADER)
-            .map(|value| IdempotencyKey::parse(value.as_bytes()))
-            .transpose()?;
-        let traceparent =
-            trace::child_traceparent(metadata.get(trace::TRACEPARENT).map(|v| v.as_bytes()));
-        Ok(WriteContext {
+        let metadata = |name: &str| request.metadata().get(name).map(|value| value.as_bytes());
+        WriteContext::from_raw(
             merchant_id,
-            idempotency_key,
-            traceparent,
-        })
+            metadata(idempotency::HEADER),
+            metadata(trace::TRACEPARENT),
+        )
     }
 }
 

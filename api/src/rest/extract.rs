@@ -8,9 +8,10 @@ use axum::http::{HeaderMap, header, request::Parts};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use crate::domain::idempotency::{self, IdempotencyKey};
+use crate::domain::idempotency;
 use crate::error::ApiError;
 use crate::server::AppState;
+use crate::service::WriteContext;
 use crate::trace;
 
 /// Longest field path put in an error, in characters.
@@ -58,39 +59,26 @@ impl<S: Send + Sync> FromRequestParts<S> for PaymentIdPath {
     }
 }
 
-/// The write headers: `Idempotency-Key` (optional) and `traceparent`.
+/// The context of a write: the authenticated merchant (checked first, so a bad key is 401
+/// before anything else), then `Idempotency-Key` (optional) and `traceparent`.
 #[derive(Debug, Clone)]
-pub struct WriteHeaders {
-    /// Validated idempotency key.
-    pub idempotency_key: Option<IdempotencyKey>,
-    /// Trace context for the event.
-    pub traceparent: String,
-}
+pub struct Write(pub WriteContext);
 
-impl WriteHeaders {
-    /// Reads the headers.
-    ///
-    /// # Errors
-    /// `idempotency_key_invalid` (400).
-    pub fn from_headers(headers: &HeaderMap) -> Result<Self, ApiError> {
-        let idempotency_key = headers
-            .get(idempotency::HEADER)
-            .map(|value| IdempotencyKey::parse(value.as_bytes()))
-            .transpose()?;
-        let traceparent =
-            trace::child_traceparent(headers.get(trace::TRACEPARENT).map(|v| v.as_bytes()));
-        Ok(Self {
-            idempotency_key,
-            traceparent,
-        })
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for WriteHeaders {
+impl<S: Send + Sync> FromRequestParts<S> for Write
+where
+    AppState: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        Self::from_headers(&parts.headers)
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Merchant(merchant_id) = Merchant::from_request_parts(parts, state).await?;
+        let header = |name: &str| parts.headers.get(name).map(|value| value.as_bytes());
+        WriteContext::from_raw(
+            merchant_id,
+            header(idempotency::HEADER),
+            header(trace::TRACEPARENT),
+        )
+        .map(Write)
     }
 }
 

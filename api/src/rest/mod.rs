@@ -18,8 +18,8 @@ use crate::domain::payment::{AmountRequest, AuthorizeRequest, Payment, VoidReque
 use crate::error::ApiError;
 use crate::rest::problem::Problem;
 use crate::server::AppState;
-use crate::service::{WriteContext, WriteOutcome};
-use extract::{ApiJson, Merchant, OptionalApiJson, PaymentIdPath, WriteHeaders};
+use crate::service::WriteOutcome;
+use extract::{ApiJson, Merchant, OptionalApiJson, PaymentIdPath, Write};
 
 /// Query of `GET /v1/payments`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -158,14 +158,6 @@ pub fn router() -> Router<AppState> {
         .route("/v1/payments/{id}/refunds", post(refund))
 }
 
-fn context(merchant: Merchant, headers: WriteHeaders) -> WriteContext {
-    WriteContext {
-        merchant_id: merchant.0,
-        idempotency_key: headers.idempotency_key,
-        traceparent: headers.traceparent,
-    }
-}
-
 fn written(status: StatusCode, outcome: WriteOutcome) -> Response {
     let mut response = (status, Json(outcome.payment)).into_response();
     if outcome.replayed {
@@ -193,14 +185,10 @@ fn written(status: StatusCode, outcome: WriteOutcome) -> Response {
 )]
 pub async fn authorize(
     State(state): State<AppState>,
-    merchant: Merchant,
-    headers: WriteHeaders,
+    Write(ctx): Write,
     ApiJson(body): ApiJson<AuthorizeRequest>,
 ) -> Result<Response, ApiError> {
-    let outcome = state
-        .service
-        .authorize(context(merchant, headers), body)
-        .await?;
+    let outcome = state.service.authorize(ctx, body).await?;
     Ok(written(StatusCode::CREATED, outcome))
 }
 
@@ -220,15 +208,11 @@ pub async fn authorize(
 )]
 pub async fn capture(
     State(state): State<AppState>,
-    merchant: Merchant,
-    headers: WriteHeaders,
+    Write(ctx): Write,
     PaymentIdPath(id): PaymentIdPath,
     OptionalApiJson(body): OptionalApiJson<AmountRequest>,
 ) -> Result<Response, ApiError> {
-    let outcome = state
-        .service
-        .capture(context(merchant, headers), &id, body.amount_minor)
-        .await?;
+    let outcome = state.service.capture(ctx, &id, body.amount_minor).await?;
     Ok(written(StatusCode::OK, outcome))
 }
 
@@ -248,13 +232,12 @@ pub async fn capture(
 )]
 pub async fn void(
     State(state): State<AppState>,
-    merchant: Merchant,
-    headers: WriteHeaders,
+    Write(ctx): Write,
     PaymentIdPath(id): PaymentIdPath,
     OptionalApiJson(body): OptionalApiJson<VoidRequest>,
 ) -> Result<Response, ApiError> {
     let VoidRequest {} = body;
-    let outcome = state.service.void(context(merchant, headers), &id).await?;
+    let outcome = state.service.void(ctx, &id).await?;
     Ok(written(StatusCode::OK, outcome))
 }
 
@@ -274,15 +257,11 @@ pub async fn void(
 )]
 pub async fn refund(
     State(state): State<AppState>,
-    merchant: Merchant,
-    headers: WriteHeaders,
+    Write(ctx): Write,
     PaymentIdPath(id): PaymentIdPath,
     OptionalApiJson(body): OptionalApiJson<AmountRequest>,
 ) -> Result<Response, ApiError> {
-    let outcome = state
-        .service
-        .refund(context(merchant, headers), &id, body.amount_minor)
-        .await?;
+    let outcome = state.service.refund(ctx, &id, body.amount_minor).await?;
     Ok(written(StatusCode::CREATED, outcome))
 }
 
