@@ -30,6 +30,7 @@ resource "aws_lambda_function" "relay" {
     variables = merge(local.database_env, local.kafka_env, {
       RELAY_MAX_RUNTIME   = "${var.relay_max_runtime_seconds}s"
       RELAY_FLUSH_TIMEOUT = "${local.relay_flush_seconds}s"
+      RELAY_WORKERS       = tostring(var.relay_workers)
       RELAY_BATCH_SIZE    = tostring(var.relay_batch_size)
       LOG_FORMAT          = "json"
     })

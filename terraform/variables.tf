@@ -97,6 +97,17 @@ variable "relay_max_runtime_seconds" {
   }
 }
 
+variable "relay_workers" {
+  description = "Batches relayed at once by one invocation, one database connection each (--workers)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.relay_workers >= 1 && var.relay_workers <= 64
+    error_message = "relay_workers must be between 1 and 64."
+  }
+}
+
 variable "relay_batch_size" {
   description = "Events claimed per batch (--batch-size)."
   type        = number

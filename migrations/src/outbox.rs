@@ -81,14 +81,14 @@ pub struct Backlog {
 pub async fn backlog(conn: &mut AsyncPgConnection) -> QueryResult<Backlog> {
     diesel::sql_query(
         "SELECT \
-           (SELECT count(*) FROM outbox_events WHERE status = 'pending') AS pending, \
+           (SELECT count(*) FROM outbox_pending WHERE NOT dead) AS pending, \
            (SELECT coalesce(floor(extract(epoch FROM now() - min(created_at)) * 1000), 0)::bigint \
-              FROM outbox_events WHERE status = 'pending') AS oldest_pending_age_ms, \
-           (SELECT count(DISTINCT d.aggregate_id) FROM outbox_events d \
-              WHERE d.status = 'dead' AND EXISTS (SELECT 1 FROM outbox_events p \
-                WHERE p.aggregate_id = d.aggregate_id AND p.status = 'pending' \
+              FROM outbox_pending WHERE NOT dead) AS oldest_pending_age_ms, \
+           (SELECT count(DISTINCT d.aggregate_id) FROM outbox_pending d \
+              WHERE d.dead AND EXISTS (SELECT 1 FROM outbox_pending p \
+                WHERE p.aggregate_id = d.aggregate_id AND NOT p.dead \
                   AND p.aggregate_version > d.aggregate_version)) AS parked_payments, \
-           (SELECT count(*) FROM outbox_events WHERE status = 'dead') AS dead",
+           (SELECT count(*) FROM outbox_pending WHERE dead) AS dead",
     )
     .get_result(conn)
     .await

@@ -67,6 +67,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    outbox_pending (sequence) {
+        sequence -> Int8,
+        aggregate_id -> Uuid,
+        aggregate_version -> Int8,
+        next_attempt_at -> Timestamptz,
+        created_at -> Timestamptz,
+        dead -> Bool,
+    }
+}
+
+diesel::table! {
     payments (id) {
         id -> Uuid,
         merchant_id -> Uuid,
@@ -99,5 +110,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     ledger_entries,
     merchants,
     outbox_events,
+    outbox_pending,
     payments,
 );

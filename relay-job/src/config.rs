@@ -204,6 +204,11 @@ pub struct RunArgs {
     /// relay only checks, through metadata, that they exist.
     #[arg(long, env = "RELAY_CREATE_TOPICS", default_value_t = true, action = clap::ArgAction::Set)]
     pub create_topics: bool,
+    /// Batches relayed at once, each on its own database connection (claiming while another
+    /// batch waits for its acknowledgements). Per-payment order holds for any value: a payment's
+    /// next event is claimable only after its head is committed as published.
+    #[arg(long, env = "RELAY_WORKERS", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub workers: u16,
     /// Events claimed per batch.
     #[arg(long, env = "RELAY_BATCH_SIZE", default_value_t = 500, value_parser = clap::value_parser!(i64).range(1..=100_000))]
     pub batch_size: i64,

@@ -6,7 +6,9 @@
 //! [`claim`] selects, in one statement inside the caller's transaction, due `pending` rows that
 //! are the **head** of their payment — no earlier event of the same payment is unpublished
 //! (pending, backing off, in flight elsewhere, or dead) — and locks them with
-//! `FOR UPDATE SKIP LOCKED`. The caller produces them, waits for the delivery reports, marks
+//! `FOR UPDATE SKIP LOCKED`. It reads the work queue `outbox_pending`, which database triggers
+//! keep equal to the rows whose status is not `published` (migration `outbox_pending_queue`:
+//! it makes the mark a cheap delete plus a HOT update); the lock is on the queue row. The caller produces them, waits for the delivery reports, marks
 //! the outcome and only then commits. Consequences:
 //!
 //! - **No loss (§6.1):** a row becomes `published` only in the transaction that saw its
@@ -21,7 +23,18 @@
 //! - **Duplicates only as identical copies (§6.3):** a row is produced again only if its
 //!   transaction did not commit after the broker acknowledged it (crash, lost database,
 //!   flush timeout); the record is rebuilt from the same row, with the same event id.
-//! - Several relays split the work: `SKIP LOCKED` hands each a disjoint set of heads.
+//! - Several relays split the work: `SKIP LOCKED` hands each a disjoint set of heads. The
+//!   workers of one relay (`--workers`) are several relays in this sense, one connection each.
+//!
+//! ## Durability of marks
+//!
+//! The relay's session commits with `synchronous_commit = off` (see `run::connect`): a commit
+//! returns before its WAL record is flushed, which saves a disk flush per batch. A database
+//! crash may then forget the last fraction of a second of marks. That loses nothing — a row
+//! only becomes `published` through a mark, so a forgotten mark leaves it pending and it is
+//! produced again, as an identical copy (§6.3). Order holds too: WAL is flushed in order, so if
+//! the mark of event *k* is forgotten, so is every later mark, including that of *k+1* (claimed
+//! only after *k*'s mark committed); both are produced again, *k* first.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -40,35 +53,22 @@ const MAX_ERROR_CHARS: usize = 1000;
 /// # Errors
 /// Database errors.
 pub async fn claim(conn: &mut AsyncPgConnection, limit: i64) -> QueryResult<Vec<OutboxEvent>> {
-    let sequences: Vec<i64> = diesel::sql_query(
-        "SELECT o.sequence AS value FROM outbox_events o \
-         WHERE o.status = 'pending' AND o.next_attempt_at <= now() \
-           AND NOT EXISTS (SELECT 1 FROM outbox_events e \
-                           WHERE e.aggregate_id = o.aggregate_id \
-                             AND e.aggregate_version < o.aggregate_version \
-                             AND e.status <> 'published') \
-         ORDER BY o.sequence \
-         LIMIT $1 \
-         FOR UPDATE OF o SKIP LOCKED",
+    diesel::sql_query(
+        "SELECT o.* FROM outbox_events o \
+         WHERE o.sequence IN ( \
+           SELECT p.sequence FROM outbox_pending p \
+           WHERE NOT p.dead AND p.next_attempt_at <= now() \
+             AND NOT EXISTS (SELECT 1 FROM outbox_pending e \
+                             WHERE e.aggregate_id = p.aggregate_id \
+                               AND e.aggregate_version < p.aggregate_version) \
+           ORDER BY p.sequence \
+           LIMIT $1 \
+           FOR UPDATE OF p SKIP LOCKED) \
+         ORDER BY o.sequence",
     )
     .bind::<BigInt, _>(limit)
-    .load::<SequenceRow>(conn)
-    .await?
-    .into_iter()
-    .map(|row| row.value)
-    .collect();
-    outbox_events::table
-        .filter(outbox_events::sequence.eq_any(sequences))
-        .order(outbox_events::sequence.asc())
-        .select(OutboxEvent::as_select())
-        .load(conn)
-        .await
-}
-
-#[derive(QueryableByName)]
-struct SequenceRow {
-    #[diesel(sql_type = BigInt)]
-    value: i64,
+    .load::<OutboxEvent>(conn)
+    .await
 }
 
 /// Marks rows published (Kafka acknowledged them).
@@ -190,6 +190,9 @@ pub async fn replay(conn: &mut AsyncPgConnection, scope: ReplayScope) -> QueryRe
 
 /// Deletes published rows older than `cutoff`, `batch` rows per statement; returns the count.
 ///
+/// Walks the primary key, oldest rows first: there is deliberately no index on `published_at`,
+/// which every mark would pay for (migration `outbox_mark_cost`).
+///
 /// # Errors
 /// Database errors.
 pub async fn purge(
@@ -201,7 +204,7 @@ pub async fn purge(
     loop {
         let deleted = diesel::sql_query(
             "DELETE FROM outbox_events WHERE sequence IN (SELECT sequence FROM outbox_events \
-             WHERE status = 'published' AND published_at < $1 LIMIT $2)",
+             WHERE status = 'published' AND published_at < $1 ORDER BY sequence LIMIT $2)",
         )
         .bind::<Timestamptz, _>(cutoff)
         .bind::<BigInt, _>(batch)

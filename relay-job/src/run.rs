@@ -2,6 +2,7 @@
 //! batch, until the outbox has no due event, the deadline passes, a signal arrives, or Kafka or
 //! the database fails. See [`crate::queue`] for why this keeps the contract's guarantees.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -11,7 +12,7 @@ use futures::stream::FuturesUnordered;
 use payment_db::models::OutboxEvent;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{FutureRecord, Producer};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use uuid::Uuid;
 
 use crate::backoff;
@@ -42,6 +43,17 @@ struct Counters {
 }
 
 impl Counters {
+    /// Adds a worker's counts to the run's.
+    fn add(&mut self, other: &Self) {
+        self.batches += other.batches;
+        self.claimed += other.claimed;
+        self.published += other.published;
+        self.retried += other.retried;
+        self.dead_lettered += other.dead_lettered;
+        self.broker_failures = self.broker_failures.max(other.broker_failures);
+        self.broker_failures_total += other.broker_failures_total;
+    }
+
     fn broker_failure(&mut self) {
         self.broker_failures = self.broker_failures.saturating_add(1);
         self.broker_failures_total += 1;
@@ -81,6 +93,8 @@ struct Limits {
     deadline: Instant,
     flush_timeout: Duration,
     stop: watch::Receiver<bool>,
+    /// Set by the first claim of the run, which logs the cold start.
+    first_claim_logged: AtomicBool,
 }
 
 impl Limits {
@@ -119,6 +133,7 @@ pub async fn run(args: &RunArgs, stop: watch::Receiver<bool>) -> RunSummary {
         deadline,
         flush_timeout: args.flush_timeout,
         stop,
+        first_claim_logged: AtomicBool::new(false),
     };
     let mut counters = Counters::default();
     let mut conn = None;
@@ -170,10 +185,6 @@ async fn drive(
             return Stop::Failed(Outcome::ConfigError, format!("database settings: {error}"));
         }
     };
-    let conn = match connect(&url, args).await {
-        Ok(conn) => slot.insert(conn),
-        Err(reason) => return Stop::Failed(Outcome::DatabaseUnavailable, reason),
-    };
     let context = match kafka::RelayContext::for_settings(&args.kafka) {
         Ok(context) => context,
         Err(reason) => return Stop::Failed(Outcome::ConfigError, reason),
@@ -187,50 +198,143 @@ async fn drive(
             );
         }
     };
-    let startup_timeout = STARTUP_TIMEOUT.min(args.message_timeout);
-    let topics = if args.create_topics {
-        kafka::ensure_topics(args, context, startup_timeout).await
-    } else {
-        kafka::check_topics(&producer, args, startup_timeout).await
+    // The topics are ensured in the background while the first batch is claimed; every batch
+    // awaits them before producing (cold start = process start to first claim).
+    let topics = topics_ready(args, context, &producer);
+    let connecting = (0..args.workers).map(|_| connect(&url, args));
+    let conns: Result<Vec<_>, String> = futures::future::join_all(connecting)
+        .await
+        .into_iter()
+        .collect();
+    let mut conns = match conns {
+        Ok(conns) => conns,
+        Err(reason) => return Stop::Failed(Outcome::DatabaseUnavailable, reason),
     };
-    if let Err(error) = topics {
-        return Stop::Failed(
-            Outcome::KafkaUnavailable,
-            format!("kafka unavailable: {error}"),
-        );
-    }
-    let result = loop {
-        match limits.should_stop() {
-            Some(Outcome::Deadline)
-                if counters.published + counters.dead_lettered == 0 && counters.claimed > 0 =>
-            {
-                // §6.7: exit 0 only for a deadline reached with progress.
-                let outcome = if counters.broker_failures_total > 0 {
-                    Outcome::KafkaUnavailable
-                } else {
-                    Outcome::Error
-                };
-                break Stop::Failed(
-                    outcome,
-                    "deadline reached without publishing anything".to_owned(),
-                );
+    let coordination = Coordination::default();
+    let workers = conns
+        .iter_mut()
+        .map(|conn| work(conn, &producer, args, limits, &topics, &coordination));
+    let mut result = None;
+    for (stop, worker_counters) in futures::future::join_all(workers).await {
+        counters.add(&worker_counters);
+        result = match (result, stop) {
+            (Some(Stop::Failed(outcome, reason)), _) | (_, Some(Stop::Failed(outcome, reason))) => {
+                Some(Stop::Failed(outcome, reason))
             }
-            Some(outcome) => break Stop::Outcome(outcome),
-            None => {}
+            (Some(Stop::Outcome(Outcome::Drained)) | None, Some(stop)) => Some(stop),
+            (result, _) => result,
+        };
+    }
+    *slot = conns.into_iter().next();
+    // Every record was awaited by its worker; this only drains librdkafka's internal queue.
+    let _ = producer.flush(Duration::from_millis(100));
+    match result.unwrap_or(Stop::Outcome(Outcome::Drained)) {
+        // An empty outbox still needs a reachable Kafka for a clean exit (§6.7).
+        Stop::Outcome(Outcome::Drained) => match topics.await {
+            Ok(()) => Stop::Outcome(Outcome::Drained),
+            Err(reason) => Stop::Failed(Outcome::KafkaUnavailable, reason),
+        },
+        // §6.7: exit 0 only for a deadline reached with progress.
+        Stop::Outcome(Outcome::Deadline)
+            if counters.published + counters.dead_lettered == 0 && counters.claimed > 0 =>
+        {
+            let outcome = if counters.broker_failures_total > 0 {
+                Outcome::KafkaUnavailable
+            } else {
+                Outcome::Error
+            };
+            Stop::Failed(
+                outcome,
+                "deadline reached without publishing anything".to_owned(),
+            )
         }
+        stop => stop,
+    }
+}
+
+/// The topics check, started at once in the background and awaited by every batch before it
+/// produces; `Err` is the reason Kafka is unavailable.
+type TopicsReady = futures::future::Shared<futures::future::BoxFuture<'static, Result<(), String>>>;
+
+fn topics_ready(
+    args: &RunArgs,
+    context: kafka::RelayContext,
+    producer: &kafka::RelayProducer,
+) -> TopicsReady {
+    use futures::FutureExt;
+    let startup_timeout = STARTUP_TIMEOUT.min(args.message_timeout);
+    let args = args.clone();
+    let producer = producer.clone();
+    let check = tokio::spawn(async move {
+        if args.create_topics {
+            kafka::ensure_topics(&args, context, startup_timeout).await
+        } else {
+            kafka::check_topics(&producer, &args, startup_timeout).await
+        }
+    });
+    async move {
+        match check.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(format!("kafka unavailable: {error}")),
+            Err(error) => Err(format!("kafka unavailable: {error}")),
+        }
+    }
+    .boxed()
+    .shared()
+}
+
+/// What the workers of one run share: how many are inside a batch, a wake-up when one leaves
+/// it, and whether the run has ended.
+#[derive(Default)]
+struct Coordination {
+    busy: AtomicUsize,
+    batch_done: Notify,
+    halted: AtomicBool,
+}
+
+/// One worker: batch after batch on its own connection. A worker that finds nothing due while
+/// another is inside a batch waits for that batch to end (its commit may make successors due)
+/// and claims again; the run is drained when a claim finds nothing and no batch is running.
+/// `None` means another worker ended the run.
+async fn work(
+    conn: &mut AsyncPgConnection,
+    producer: &kafka::RelayProducer,
+    args: &RunArgs,
+    limits: &Limits,
+    topics: &TopicsReady,
+    coordination: &Coordination,
+) -> (Option<Stop>, Counters) {
+    let mut counters = Counters::default();
+    let stop = loop {
+        if coordination.halted.load(Ordering::Acquire) {
+            break None;
+        }
+        if let Some(outcome) = limits.should_stop() {
+            break Some(Stop::Outcome(outcome));
+        }
+        coordination.busy.fetch_add(1, Ordering::AcqRel);
         let batch = conn
             .transaction::<_, Stop, _>(async |conn| {
-                relay_batch(conn, &producer, args, limits, counters).await
+                relay_batch(conn, producer, args, limits, topics, &mut counters).await
             })
             .await;
+        let done = coordination.batch_done.notified();
+        tokio::pin!(done);
+        done.as_mut().enable();
+        let others_busy = coordination.busy.fetch_sub(1, Ordering::AcqRel) > 1;
         match batch {
-            Ok(None) => {}
-            Ok(Some(stop)) | Err(stop) => break stop,
+            Ok(None) => coordination.batch_done.notify_waiters(),
+            Ok(Some(Stop::Outcome(Outcome::Drained))) if others_busy => done.await,
+            Ok(Some(stop)) | Err(stop) => {
+                if !matches!(stop, Stop::Outcome(Outcome::Drained)) {
+                    coordination.halted.store(true, Ordering::Release);
+                }
+                coordination.batch_done.notify_waiters();
+                break Some(stop);
+            }
         }
     };
-    // Every record was awaited above; this only drains librdkafka's internal queue.
-    let _ = producer.flush(Duration::from_millis(100));
-    result
+    (stop, counters)
 }
 
 /// With `KAFKA_SASL_SECRET_ARN`, the settings with the secret's username and password filled in.
@@ -255,10 +359,15 @@ async fn resolve_kafka_secret(args: &RunArgs) -> Result<Option<RunArgs>, String>
     Ok(Some(resolved))
 }
 
-/// Connects within [`CONNECT_TIMEOUT`] and bounds the session: no statement runs longer than
-/// [`STATEMENT_TIMEOUT`], and a relay that stalls while holding claimed rows loses them (the
-/// server ends its transaction) once it has been idle longer than any acknowledgement may take.
-async fn connect(url: &str, args: &RunArgs) -> Result<AsyncPgConnection, String> {
+/// Connects within [`CONNECT_TIMEOUT`] and sets up the session: no statement runs longer than
+/// [`STATEMENT_TIMEOUT`]; a relay that stalls while holding claimed rows loses them (the server
+/// ends its transaction) once it has been idle longer than any acknowledgement may take; commits
+/// do not wait for the WAL flush (`synchronous_commit = off`, safe here for the reasons in
+/// [`crate::queue`]'s "Durability of marks").
+///
+/// # Errors
+/// The reason, as text, when the database is unreachable or refuses the settings.
+pub async fn connect(url: &str, args: &RunArgs) -> Result<AsyncPgConnection, String> {
     let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, AsyncPgConnection::establish(url))
         .await
         .map_err(|_| {
@@ -273,7 +382,8 @@ async fn connect(url: &str, args: &RunArgs) -> Result<AsyncPgConnection, String>
         .saturating_add(args.flush_timeout)
         .saturating_add(Duration::from_secs(60));
     let settings = format!(
-        "SET statement_timeout = {}; SET idle_in_transaction_session_timeout = {}",
+        "SET statement_timeout = {}; SET idle_in_transaction_session_timeout = {}; \
+         SET synchronous_commit = off",
         STATEMENT_TIMEOUT.as_millis(),
         idle.as_millis()
     );
@@ -313,12 +423,13 @@ async fn relay_batch(
     producer: &kafka::RelayProducer,
     args: &RunArgs,
     limits: &Limits,
+    topics: &TopicsReady,
     counters: &mut Counters,
 ) -> Result<Option<Stop>, Stop> {
     let batch_started = Instant::now();
     let rows = queue::claim(conn, args.batch_size).await?;
     let claimed_at = Instant::now();
-    if counters.batches == 0 {
+    if !limits.first_claim_logged.swap(true, Ordering::AcqRel) {
         // Cold start: process start to the first claim (benchmarks read this line).
         tracing::info!(
             first_claim_ms = limits.started.elapsed().as_millis() as u64,
@@ -329,6 +440,10 @@ async fn relay_batch(
     counters.batches += 1;
     if rows.is_empty() {
         return Ok(Some(Stop::Outcome(Outcome::Drained)));
+    }
+    if let Err(reason) = topics.clone().await {
+        // Rolls the claim back: nothing was produced, no attempt is charged.
+        return Err(Stop::Failed(Outcome::KafkaUnavailable, reason));
     }
     counters.claimed += rows.len() as u64;
     let max_bytes = usize::try_from(args.max_message_bytes).unwrap_or(usize::MAX);

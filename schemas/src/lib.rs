@@ -260,6 +260,10 @@ static VALIDATORS: LazyLock<Validators> = LazyLock::new(|| {
 });
 
 fn check(validator: &Validator, document: &Value) -> Result<(), SchemaError> {
+    // The fast path: `is_valid` stops at the first failure and builds no error values.
+    if validator.is_valid(document) {
+        return Ok(());
+    }
     let errors: Vec<String> = validator
         .iter_errors(document)
         .take(5)

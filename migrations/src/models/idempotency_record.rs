@@ -7,6 +7,17 @@ use uuid::Uuid;
 
 use crate::schema::idempotency_records;
 
+diesel::define_sql_function! {
+    /// PostgreSQL's `pg_try_advisory_xact_lock(bigint)`: takes a transaction-scoped advisory
+    /// lock if free; `false` when another transaction holds it.
+    fn pg_try_advisory_xact_lock(key: diesel::sql_types::BigInt) -> diesel::sql_types::Bool;
+}
+
+diesel::define_sql_function! {
+    /// PostgreSQL's `hashtextextended(text, bigint)`: a 64-bit hash of the text.
+    fn hashtextextended(text: diesel::sql_types::Text, seed: diesel::sql_types::BigInt) -> diesel::sql_types::BigInt;
+}
+
 /// An idempotency record row.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = idempotency_records, check_for_backend(diesel::pg::Pg))]
@@ -88,16 +99,9 @@ pub async fn try_lock(
     operation: &str,
     key: &str,
 ) -> QueryResult<bool> {
-    #[derive(QueryableByName)]
-    struct Locked {
-        #[diesel(sql_type = diesel::sql_types::Bool)]
-        locked: bool,
-    }
     let scope = format!("idempotency:{merchant_id}:{operation}:{key}");
-    let row: Locked =
-        diesel::sql_query("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked")
-            .bind::<diesel::sql_types::Text, _>(scope)
-            .get_result(conn)
-            .await?;
-    Ok(row.locked)
+    // Built with the query builder (not `sql_query`) so diesel caches the prepared statement.
+    diesel::select(pg_try_advisory_xact_lock(hashtextextended(scope, 0_i64)))
+        .get_result(conn)
+        .await
 }

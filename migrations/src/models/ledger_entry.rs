@@ -54,7 +54,39 @@ pub struct NewLedgerEntry<'a> {
     pub created_at: DateTime<Utc>,
 }
 
+/// The insert values of one entry, owning their text.
+type OwnedValues = (
+    diesel::dsl::Eq<ledger_entries::transaction_id, Uuid>,
+    diesel::dsl::Eq<ledger_entries::payment_id, Uuid>,
+    diesel::dsl::Eq<ledger_entries::merchant_id, Uuid>,
+    diesel::dsl::Eq<ledger_entries::account, String>,
+    diesel::dsl::Eq<ledger_entries::direction, String>,
+    diesel::dsl::Eq<ledger_entries::amount_minor, i64>,
+    diesel::dsl::Eq<ledger_entries::currency, String>,
+    diesel::dsl::Eq<ledger_entries::created_at, DateTime<Utc>>,
+);
+
+impl NewLedgerEntry<'_> {
+    fn owned(&self) -> OwnedValues {
+        use ledger_entries::dsl as l;
+        (
+            l::transaction_id.eq(self.transaction_id),
+            l::payment_id.eq(self.payment_id),
+            l::merchant_id.eq(self.merchant_id),
+            l::account.eq(self.account.to_owned()),
+            l::direction.eq(self.direction.to_owned()),
+            l::amount_minor.eq(self.amount_minor),
+            l::currency.eq(self.currency.to_owned()),
+            l::created_at.eq(self.created_at),
+        )
+    }
+}
+
 /// Inserts the entries of one write.
+///
+/// A write posts debit/credit pairs, so entries go in as pairs: an insert of a fixed-size array
+/// has a static query id and diesel caches its prepared statement (one round trip per insert),
+/// whereas an insert of a slice is prepared anew every time (two round trips).
 ///
 /// # Errors
 /// Database errors; an unbalanced set fails at commit.
@@ -62,14 +94,24 @@ pub async fn insert_all(
     conn: &mut AsyncPgConnection,
     entries: &[NewLedgerEntry<'_>],
 ) -> QueryResult<()> {
-    if entries.is_empty() {
-        return Ok(());
+    let pairs = entries.chunks_exact(2);
+    let odd = pairs.remainder();
+    for pair in pairs {
+        if let [debit, credit] = pair {
+            // Owned values: a cached statement's query id must be `'static`.
+            diesel::insert_into(ledger_entries::table)
+                .values([debit.owned(), credit.owned()])
+                .execute(conn)
+                .await?;
+        }
     }
-    diesel::insert_into(ledger_entries::table)
-        .values(entries)
-        .execute(conn)
-        .await
-        .map(drop)
+    if !odd.is_empty() {
+        diesel::insert_into(ledger_entries::table)
+            .values(odd)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Lists a payment's entries in insertion order.

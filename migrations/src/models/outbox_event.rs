@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::schema::outbox_events;
 
 /// An outbox row.
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = outbox_events, check_for_backend(diesel::pg::Pg))]
 pub struct OutboxEvent {
     /// Ever-increasing position (not commit order).

@@ -134,3 +134,27 @@ async fn ten_thousand_events_over_500_payments_with_three_relays() {
     assert_eq!(per_key.len(), 500);
     assert!(per_key.values().all(|count| *count == 20));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_relay_with_eight_workers_drains_long_chains_in_order() {
+    // 30 payments of 40 events in batches of 7: most claims find every head held by another
+    // worker, which must wait for that batch instead of ending the run.
+    let outbox = Outbox::new().await;
+    outbox.bulk(30, 40).await;
+    let (code, summary) = outbox.run(&["--workers", "8", "--batch-size", "7"]);
+    assert_eq!(code, 0, "{summary}");
+    assert_eq!(summary["outcome"], "drained");
+    assert_eq!(summary["published"], 1_200);
+    assert_eq!(summary["remaining"], 0, "one run drains everything");
+    let records = outbox.read(&outbox.events_topic, 1_200);
+    let ids: HashSet<&str> = records
+        .iter()
+        .map(|r| r.headers["ce_id"].as_str())
+        .collect();
+    assert_eq!(
+        (records.len(), ids.len()),
+        (1_200, 1_200),
+        "each event once"
+    );
+    assert_ordered(&records);
+}

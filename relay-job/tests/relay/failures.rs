@@ -40,6 +40,54 @@ async fn broker_down_at_start_exits_3_and_charges_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn broker_down_with_nothing_to_publish_still_exits_3() {
+    let outbox = Outbox::new().await;
+    let (code, summary) = summary_of(
+        &outbox
+            .relay_command(&["run", "--message-timeout", "2s"])
+            .env("KAFKA_BROKERS", "127.0.0.1:1")
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(
+        (code, summary["outcome"].as_str()),
+        (3, Some("kafka_unavailable")),
+        "{summary}"
+    );
+    assert_eq!(summary["remaining"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_first_claim_does_not_wait_for_kafka_and_is_rolled_back_when_it_never_answers() {
+    // A broker that accepts connections and never answers: the topics check can only time out.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = silent.local_addr().unwrap().to_string();
+    let outbox = Outbox::new().await;
+    outbox.payment_with(3).await;
+    let output = outbox
+        .relay_command(&["run", "--message-timeout", "2s"])
+        .env("KAFKA_BROKERS", &address)
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    let (code, summary) = summary_of(&output);
+    assert_eq!(
+        (code, summary["outcome"].as_str()),
+        (3, Some("kafka_unavailable")),
+        "{summary}"
+    );
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        log.contains("first claim"),
+        "claimed before Kafka answered: {log}"
+    );
+    assert_eq!(summary["remaining"], 3, "the claim was rolled back");
+    let attempts = crate::operations::attempts(&outbox).await;
+    assert!(attempts.iter().all(|a| *a == 0), "{attempts:?}");
+    drop(silent);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn database_down_exits_4() {
     let outbox = Outbox::new().await;
     let output = outbox

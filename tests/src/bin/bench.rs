@@ -61,6 +61,9 @@ struct Args {
     /// README whose table (between the bench markers) is replaced.
     #[arg(long, default_value = "README.md")]
     readme: String,
+    /// Run only this part and print its JSON, writing no result file (for profiling work).
+    #[arg(long, value_parser = ["api", "relay"])]
+    only: Option<String>,
 }
 
 fn say(line: impl AsRef<str>) {
@@ -386,7 +389,7 @@ async fn preload(url: &str, events: usize, payments: usize) -> anyhow::Result<()
                     'refunded_minor', greatest(version - 2, 0))),
                 jsonb_build_object('traceparent', '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01')
          FROM v ORDER BY version, id;
-         ANALYZE outbox_events;"
+         ANALYZE outbox_events; ANALYZE outbox_pending;"
     ))
     .await?;
     Ok(())
@@ -396,7 +399,10 @@ async fn reset(url: &str) -> anyhow::Result<()> {
     let mut conn = AsyncPgConnection::establish(url).await?;
     conn.batch_execute("UPDATE outbox_events SET status = 'pending', published_at = NULL")
         .await?;
-    conn.batch_execute("VACUUM ANALYZE outbox_events").await?;
+    for table in ["outbox_events", "outbox_pending"] {
+        conn.batch_execute(&format!("VACUUM ANALYZE {table}"))
+            .await?;
+    }
     Ok(())
 }
 
@@ -466,6 +472,30 @@ fn relay_runs(url: &str, brokers: &str, topic: &str, processes: usize) -> anyhow
     }))
 }
 
+/// The settings a default `relay-job run` would have for this database, broker and topic prefix.
+fn relay_settings(
+    url: &str,
+    brokers: &str,
+    topic: &str,
+) -> anyhow::Result<relay_job::config::RunArgs> {
+    let cli = relay_job::config::Cli::try_parse_from([
+        "relay-job",
+        "run",
+        "--database-url",
+        url,
+        "--kafka-brokers",
+        brokers,
+        "--events-topic",
+        &format!("{topic}.events"),
+        "--dlq-topic",
+        &format!("{topic}.dlq"),
+    ])?;
+    let Some(relay_job::config::Command::Run(run_args)) = cli.command else {
+        anyhow::bail!("run args")
+    };
+    Ok(*run_args)
+}
+
 /// (a) The same records, produced with the relay's producer settings, as fast as possible.
 async fn raw_produce(url: &str, brokers: &str, topic: &str) -> anyhow::Result<Value> {
     use diesel::prelude::*;
@@ -483,21 +513,7 @@ async fn raw_produce(url: &str, brokers: &str, topic: &str) -> anyhow::Result<Va
         ))
         .load(&mut conn)
         .await?;
-    let cli = relay_job::config::Cli::try_parse_from([
-        "relay-job",
-        "run",
-        "--database-url",
-        url,
-        "--kafka-brokers",
-        brokers,
-        "--events-topic",
-        &format!("{topic}.events"),
-        "--dlq-topic",
-        &format!("{topic}.dlq"),
-    ])?;
-    let Some(relay_job::config::Command::Run(run_args)) = cli.command else {
-        anyhow::bail!("run args")
-    };
+    let run_args = relay_settings(url, brokers, topic)?;
     relay_job::kafka::ensure_topics(
         &run_args,
         relay_job::kafka::RelayContext::default(),
@@ -544,29 +560,46 @@ async fn raw_produce(url: &str, brokers: &str, topic: &str) -> anyhow::Result<Va
     )
 }
 
-/// (b) The relay's claim and mark queries with no Kafka, one connection, default batch size.
+/// (b) The relay's claim and mark queries with no Kafka: as many connections as a default relay
+/// has workers, each set up as the relay sets up its own, batches of the default size.
 async fn raw_database(url: &str) -> anyhow::Result<Value> {
-    let mut conn = AsyncPgConnection::establish(url).await?;
+    let settings = relay_settings(url, "unused:9092", "unused")?;
+    let mut conns = Vec::new();
+    for _ in 0..settings.workers {
+        conns.push(
+            relay_job::run::connect(url, &settings)
+                .await
+                .map_err(anyhow::Error::msg)?,
+        );
+    }
     let started = Instant::now();
-    let mut marked = 0_u64;
-    loop {
-        let done = conn
-            .transaction::<_, diesel::result::Error, _>(async |conn| {
-                let rows = relay_job::queue::claim(conn, 500).await?;
-                let sequences: Vec<i64> = rows.iter().map(|r| r.sequence).collect();
-                relay_job::queue::mark_published(conn, &sequences).await?;
-                Ok(sequences.len())
-            })
-            .await?;
-        if done == 0 {
-            break;
+    let batch_size = settings.batch_size;
+    let drains = conns.iter_mut().map(|conn| async move {
+        let mut marked = 0_u64;
+        loop {
+            let done = conn
+                .transaction::<_, diesel::result::Error, _>(async |conn| {
+                    let rows = relay_job::queue::claim(conn, batch_size).await?;
+                    let sequences: Vec<i64> = rows.iter().map(|r| r.sequence).collect();
+                    relay_job::queue::mark_published(conn, &sequences).await?;
+                    Ok(sequences.len())
+                })
+                .await?;
+            if done == 0 {
+                return Ok::<_, diesel::result::Error>(marked);
+            }
+            marked += done as u64;
         }
-        marked += done as u64;
+    });
+    let mut marked = 0_u64;
+    for drained in futures::future::join_all(drains).await {
+        marked += drained?;
     }
     let seconds = started.elapsed().as_secs_f64();
-    Ok(
-        json!({ "events": marked, "seconds": seconds, "events_per_second": marked as f64 / seconds }),
-    )
+    Ok(json!({
+        "events": marked, "seconds": seconds, "connections": settings.workers,
+        "events_per_second": marked as f64 / seconds,
+    }))
 }
 
 async fn bench_relay(args: &Args) -> anyhow::Result<Value> {
@@ -591,10 +624,12 @@ async fn bench_relay(args: &Args) -> anyhow::Result<Value> {
         .unwrap_or(0.0)
         .min(database["events_per_second"].as_f64().unwrap_or(0.0));
     let ratio = one["events_per_second"].as_f64().unwrap_or(0.0) / limit.max(1.0);
-    Ok(
-        json!({ "events": args.events, "payments": args.payments, "one": one, "two": two,
-               "limit_produce": produce, "limit_database": database, "relay_over_limit": ratio }),
-    )
+    let workers = relay_settings(&url, &args.kafka_brokers, "unused")?.workers;
+    Ok(json!({
+        "events": args.events, "payments": args.payments, "workers": workers, "one": one,
+        "two": two, "limit_produce": produce, "limit_database": database,
+        "relay_over_limit": ratio,
+    }))
 }
 
 // ---------------------------------------------------------------- report
@@ -649,11 +684,13 @@ fn markdown(results: &Value) -> String {
         relay["events"], relay["payments"]
     ));
     out.push_str(&format!(
-        "| relay-job, 1 process | {:.0} |\n",
+        "| relay-job, 1 process ({} workers) | {:.0} |\n",
+        relay["workers"],
         relay["one"]["events_per_second"].as_f64().unwrap_or(0.0)
     ));
     out.push_str(&format!(
-        "| relay-job, 2 processes | {:.0} |\n",
+        "| relay-job, 2 processes ({} workers each) | {:.0} |\n",
+        relay["workers"],
         relay["two"]["events_per_second"].as_f64().unwrap_or(0.0)
     ));
     out.push_str(&format!(
@@ -663,7 +700,8 @@ fn markdown(results: &Value) -> String {
             .unwrap_or(0.0)
     ));
     out.push_str(&format!(
-        "| (b) raw PostgreSQL claim + mark, no Kafka | {:.0} |\n",
+        "| (b) raw PostgreSQL claim + mark, no Kafka, {} connections | {:.0} |\n",
+        relay["limit_database"]["connections"],
         relay["limit_database"]["events_per_second"]
             .as_f64()
             .unwrap_or(0.0)
@@ -689,9 +727,23 @@ fn update_readme(path: &str, table: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn print_json(value: &Value) -> anyhow::Result<()> {
+    let _ = writeln!(
+        std::io::stdout(),
+        "{}",
+        serde_json::to_string_pretty(value)?
+    );
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    match args.only.as_deref() {
+        Some("api") => return print_json(&bench_api(&args).await?),
+        Some(_) => return print_json(&bench_relay(&args).await?),
+        None => {}
+    }
     let api = bench_api(&args).await?;
     let relay = bench_relay(&args).await?;
     let results = json!({
