@@ -111,7 +111,7 @@ variable "relay_workers" {
 variable "relay_batch_size" {
   description = "Events claimed per batch (--batch-size)."
   type        = number
-  default     = 500
+  default     = 1000
 }
 
 variable "kafka_bootstrap_servers" {

@@ -210,7 +210,7 @@ pub struct RunArgs {
     #[arg(long, env = "RELAY_WORKERS", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub workers: u16,
     /// Events claimed per batch.
-    #[arg(long, env = "RELAY_BATCH_SIZE", default_value_t = 500, value_parser = clap::value_parser!(i64).range(1..=100_000))]
+    #[arg(long, env = "RELAY_BATCH_SIZE", default_value_t = 1000, value_parser = clap::value_parser!(i64).range(1..=100_000))]
     pub batch_size: i64,
     /// Stop claiming after this long (e.g. `30s`, `5m`).
     #[arg(long, env = "RELAY_MAX_RUNTIME", default_value = "30s", value_parser = humantime::parse_duration)]

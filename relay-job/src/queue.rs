@@ -63,12 +63,16 @@ pub async fn claim(conn: &mut AsyncPgConnection, limit: i64) -> QueryResult<Vec<
                                AND e.aggregate_version < p.aggregate_version) \
            ORDER BY p.sequence \
            LIMIT $1 \
-           FOR UPDATE OF p SKIP LOCKED) \
-         ORDER BY o.sequence",
+           FOR UPDATE OF p SKIP LOCKED)",
     )
     .bind::<BigInt, _>(limit)
     .load::<OutboxEvent>(conn)
     .await
+    .map(|mut rows: Vec<OutboxEvent>| {
+        // Sorted here rather than by the server, which would sort the whole wide rows.
+        rows.sort_unstable_by_key(|row| row.sequence);
+        rows
+    })
 }
 
 /// Marks rows published (Kafka acknowledged them).
