@@ -40,7 +40,7 @@ pub struct IdempotencyRecord {
 
 /// An idempotency record to insert.
 #[derive(Debug, Insertable)]
-#[diesel(table_name = idempotency_records)]
+#[diesel(table_name = idempotency_records, treat_none_as_default_value = false)]
 pub struct NewIdempotencyRecord<'a> {
     /// Merchant scope.
     pub merchant_id: Uuid,

@@ -46,7 +46,7 @@ pub struct OutboxEvent {
 
 /// An outbox row to insert; everything else takes its default (pending, 0 attempts, due now).
 #[derive(Debug, Insertable)]
-#[diesel(table_name = outbox_events)]
+#[diesel(table_name = outbox_events, treat_none_as_default_value = false)]
 pub struct NewOutboxEvent<'a> {
     /// CloudEvents id.
     pub event_id: Uuid,

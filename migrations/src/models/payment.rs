@@ -10,7 +10,7 @@ use crate::schema::payments;
 
 /// A payment row. Amounts are ISO 4217 minor units.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Identifiable, Insertable)]
-#[diesel(table_name = payments, check_for_backend(diesel::pg::Pg))]
+#[diesel(table_name = payments, check_for_backend(diesel::pg::Pg), treat_none_as_default_value = false)]
 pub struct Payment {
     /// Payment id (UUIDv7).
     pub id: Uuid,
