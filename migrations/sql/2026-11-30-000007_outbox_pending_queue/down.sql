@@ -4,9 +4,11 @@ CREATE INDEX outbox_events_unpublished_idx ON outbox_events (aggregate_id, aggre
     WHERE status <> 'published';
 CREATE INDEX outbox_events_published_at_idx ON outbox_events (published_at)
     WHERE status = 'published';
+DROP TRIGGER outbox_pending_emptied ON outbox_events;
 DROP TRIGGER outbox_pending_removed ON outbox_events;
 DROP TRIGGER outbox_pending_changed ON outbox_events;
 DROP TRIGGER outbox_pending_added ON outbox_events;
+DROP FUNCTION outbox_pending_emptied();
 DROP FUNCTION outbox_pending_removed();
 DROP FUNCTION outbox_pending_changed();
 DROP FUNCTION outbox_pending_added();

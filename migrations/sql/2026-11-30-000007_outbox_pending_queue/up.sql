@@ -45,7 +45,9 @@ BEGIN
     SELECT sequence, aggregate_id, aggregate_version, next_attempt_at, created_at, status = 'dead'
     FROM changed WHERE status <> 'published'
     ON CONFLICT (sequence) DO UPDATE
-        SET next_attempt_at = EXCLUDED.next_attempt_at, dead = EXCLUDED.dead;
+        SET aggregate_id = EXCLUDED.aggregate_id, aggregate_version = EXCLUDED.aggregate_version,
+            next_attempt_at = EXCLUDED.next_attempt_at, created_at = EXCLUDED.created_at,
+            dead = EXCLUDED.dead;
     RETURN NULL;
 END $$;
 
@@ -55,12 +57,20 @@ BEGIN
     RETURN NULL;
 END $$;
 
+CREATE FUNCTION outbox_pending_emptied() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    TRUNCATE outbox_pending;
+    RETURN NULL;
+END $$;
+
 CREATE TRIGGER outbox_pending_added AFTER INSERT ON outbox_events
     REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION outbox_pending_added();
 CREATE TRIGGER outbox_pending_changed AFTER UPDATE ON outbox_events
     REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION outbox_pending_changed();
 CREATE TRIGGER outbox_pending_removed AFTER DELETE ON outbox_events
     REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION outbox_pending_removed();
+CREATE TRIGGER outbox_pending_emptied AFTER TRUNCATE ON outbox_events
+    FOR EACH STATEMENT EXECUTE FUNCTION outbox_pending_emptied();
 
 -- The claim and the parking check now use outbox_pending; the retention purge walks the primary
 -- key. With no index on status or published_at, marking a row published is a HOT update.

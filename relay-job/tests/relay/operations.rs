@@ -72,3 +72,42 @@ async fn stats_purge_and_replay() {
     let usage = outbox.relay_command(&["replay"]).output().unwrap();
     assert_eq!(usage.status.code(), Some(2), "replay needs a selector");
 }
+
+/// The relay's work queue as the database keeps it, and as the outbox statuses say it must be.
+async fn queue_and_expected(outbox: &Outbox) -> (Vec<(i64, bool)>, Vec<(i64, bool)>) {
+    use payment_db::schema::outbox_events::dsl as o;
+    use payment_db::schema::outbox_pending::dsl as p;
+    let mut conn = outbox.db().await;
+    let queue = p::outbox_pending
+        .select((p::sequence, p::dead))
+        .order(p::sequence)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    let expected = o::outbox_events
+        .filter(o::status.ne("published"))
+        .select((o::sequence, o::status.eq("dead")))
+        .order(o::sequence)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    (queue, expected)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_work_queue_follows_every_status_change_also_by_hand() {
+    let outbox = Outbox::new().await;
+    outbox.bulk(4, 3).await;
+    for sql in [
+        "UPDATE outbox_events SET status = 'dead' WHERE aggregate_version = 2",
+        "UPDATE outbox_events SET status = 'published', published_at = now() WHERE aggregate_version = 1",
+        "UPDATE outbox_events SET status = 'pending' WHERE sequence = (SELECT min(sequence) FROM outbox_events WHERE status = 'dead')",
+        "DELETE FROM outbox_events WHERE aggregate_version = 3",
+    ] {
+        outbox.sql(sql).await;
+        let (queue, expected) = queue_and_expected(&outbox).await;
+        assert_eq!(queue, expected, "after {sql}");
+    }
+    outbox.sql("TRUNCATE outbox_events").await;
+    assert_eq!(queue_and_expected(&outbox).await, (vec![], vec![]));
+}
