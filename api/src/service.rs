@@ -543,9 +543,9 @@ async fn record(
     traceparent: &str,
 ) -> Result<(), ApiError> {
     let event_id = Uuid::now_v7();
-    let entries: Vec<NewLedgerEntry<'_>> = postings
+    let pairs: Vec<[NewLedgerEntry; 2]> = postings
         .iter()
-        .flat_map(|posting| {
+        .map(|posting| {
             [(posting.debit, "debit"), (posting.credit, "credit")].map(|(account, direction)| {
                 NewLedgerEntry {
                     transaction_id: event_id,
@@ -554,13 +554,13 @@ async fn record(
                     account: account.as_str(),
                     direction,
                     amount_minor: posting.amount_minor,
-                    currency: &row.currency,
+                    currency: row.currency.clone(),
                     created_at: row.updated_at,
                 }
             })
         })
         .collect();
-    ledger_entry::insert_all(conn, &entries).await?;
+    ledger_entry::insert_pairs(conn, pairs).await?;
     let event = CloudEvent::new(
         event_id,
         event_type,

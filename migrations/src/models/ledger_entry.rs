@@ -32,10 +32,11 @@ pub struct LedgerEntry {
     pub created_at: DateTime<Utc>,
 }
 
-/// A ledger entry to insert.
+/// A ledger entry to insert. It owns its values (account and direction names are constants), so
+/// a fixed-size batch of entries has a `'static` query id and diesel caches its statement.
 #[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = ledger_entries)]
-pub struct NewLedgerEntry<'a> {
+#[diesel(table_name = ledger_entries, treat_none_as_default_value = false)]
+pub struct NewLedgerEntry {
     /// Groups the entries of one write; equals its outbox event id.
     pub transaction_id: Uuid,
     /// Payment the entry belongs to.
@@ -43,71 +44,30 @@ pub struct NewLedgerEntry<'a> {
     /// Owning merchant.
     pub merchant_id: Uuid,
     /// Ledger account name.
-    pub account: &'a str,
+    pub account: &'static str,
     /// `debit` or `credit`.
-    pub direction: &'a str,
+    pub direction: &'static str,
     /// Amount in ISO 4217 minor units, > 0.
     pub amount_minor: i64,
     /// Uppercase ISO 4217 alpha-3 code.
-    pub currency: &'a str,
+    pub currency: String,
     /// Time of the write.
     pub created_at: DateTime<Utc>,
 }
 
-/// The insert values of one entry, owning their text.
-type OwnedValues = (
-    diesel::dsl::Eq<ledger_entries::transaction_id, Uuid>,
-    diesel::dsl::Eq<ledger_entries::payment_id, Uuid>,
-    diesel::dsl::Eq<ledger_entries::merchant_id, Uuid>,
-    diesel::dsl::Eq<ledger_entries::account, String>,
-    diesel::dsl::Eq<ledger_entries::direction, String>,
-    diesel::dsl::Eq<ledger_entries::amount_minor, i64>,
-    diesel::dsl::Eq<ledger_entries::currency, String>,
-    diesel::dsl::Eq<ledger_entries::created_at, DateTime<Utc>>,
-);
-
-impl NewLedgerEntry<'_> {
-    fn owned(&self) -> OwnedValues {
-        use ledger_entries::dsl as l;
-        (
-            l::transaction_id.eq(self.transaction_id),
-            l::payment_id.eq(self.payment_id),
-            l::merchant_id.eq(self.merchant_id),
-            l::account.eq(self.account.to_owned()),
-            l::direction.eq(self.direction.to_owned()),
-            l::amount_minor.eq(self.amount_minor),
-            l::currency.eq(self.currency.to_owned()),
-            l::created_at.eq(self.created_at),
-        )
-    }
-}
-
-/// Inserts the entries of one write.
-///
-/// A write posts debit/credit pairs, so entries go in as pairs: an insert of a fixed-size array
-/// has a static query id and diesel caches its prepared statement (one round trip per insert),
-/// whereas an insert of a slice is prepared anew every time (two round trips).
+/// Inserts the entries of one write, one debit/credit pair per statement: an insert of a
+/// fixed-size array is prepared once per connection and cached (one round trip per pair), whereas
+/// an insert of a slice is prepared anew every time (two round trips).
 ///
 /// # Errors
 /// Database errors; an unbalanced set fails at commit.
-pub async fn insert_all(
+pub async fn insert_pairs(
     conn: &mut AsyncPgConnection,
-    entries: &[NewLedgerEntry<'_>],
+    pairs: Vec<[NewLedgerEntry; 2]>,
 ) -> QueryResult<()> {
-    let pairs = entries.chunks_exact(2);
-    let odd = pairs.remainder();
     for pair in pairs {
-        if let [debit, credit] = pair {
-            // Owned values: a cached statement's query id must be `'static`.
-            diesel::insert_into(ledger_entries::table)
-                .values([debit.owned(), credit.owned()])
-                .execute(conn)
-                .await?;
-        }
-    }
-    if !odd.is_empty() {
         diesel::insert_into(ledger_entries::table)
-            .values(odd)
+            .values(pair)
             .execute(conn)
             .await?;
     }
