@@ -28,6 +28,9 @@ pub enum Command {
     Admin(AdminCommand),
     /// Print the OpenAPI document of the REST API (the content of `openapi/openapi.json`).
     Openapi,
+    /// On AWS Lambda: run `migrate` or `admin …` once per invocation (`{"args": [...]}`),
+    /// answering the exit code and output (see `payment_api::ops`).
+    Ops,
 }
 
 /// Administrative subcommands.
@@ -50,18 +53,30 @@ pub enum AdminCommand {
 pub struct DatabaseArgs {
     /// PostgreSQL URL, e.g. postgres://postgres@127.0.0.1:5432/payments. Without it, the URL is
     /// composed from `DATABASE_HOST`, `DATABASE_NAME` and `DATABASE_USER` + `DATABASE_PASSWORD` or
-    /// `DATABASE_SECRET_ARN` (see `payment_db::credentials`).
-    #[arg(long, env = "DATABASE_URL")]
+    /// `DATABASE_SECRET_ARN`, with `DATABASE_SSLMODE` / `DATABASE_SSLROOTCERT` (see
+    /// `payment_secrets::database`).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 }
 
 impl DatabaseArgs {
-    /// The database URL, resolved as described on [`DatabaseArgs::database_url`].
+    /// Where the database URL comes from, as described on [`DatabaseArgs::database_url`]:
+    /// the server's pool asks it for every new connection (a rotated password is re-read).
+    ///
+    /// # Errors
+    /// When no complete form of the settings is given.
+    pub fn source(
+        &self,
+    ) -> Result<payment_secrets::DatabaseUrl, payment_secrets::CredentialsError> {
+        payment_secrets::DatabaseUrl::from_env(self.database_url.as_deref())
+    }
+
+    /// The database URL now (the secret's cached value).
     ///
     /// # Errors
     /// When no complete form of the settings is given or the secret cannot be read.
-    pub async fn url(&self) -> Result<String, payment_db::credentials::CredentialsError> {
-        payment_db::credentials::database_url(self.database_url.as_deref()).await
+    pub async fn url(&self) -> Result<String, payment_secrets::CredentialsError> {
+        self.source()?.url().await
     }
 }
 

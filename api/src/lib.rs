@@ -14,6 +14,7 @@ pub mod grpc;
 pub mod health;
 pub mod metrics;
 pub mod openapi;
+pub mod ops;
 pub mod rest;
 pub mod server;
 pub mod service;

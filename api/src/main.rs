@@ -1,4 +1,4 @@
-//! `payment-api` binary: `serve`, `migrate`, `admin create-merchant`.
+//! `payment-api` binary: `serve`, `migrate`, `admin create-merchant`, `ops` (Lambda).
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -32,7 +32,9 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let log_format = match &cli.command {
         Command::Serve(args) => args.log_format,
-        Command::Migrate(_) | Command::Admin(_) | Command::Openapi => LogFormat::Text,
+        Command::Migrate(_) | Command::Admin(_) | Command::Openapi | Command::Ops => {
+            LogFormat::Text
+        }
     };
     init_logging(log_format);
     let result = match cli.command {
@@ -42,6 +44,7 @@ async fn main() -> ExitCode {
             create_merchant(&database, &name).await
         }
         Command::Openapi => print_openapi(),
+        Command::Ops => ops().await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -84,6 +87,18 @@ async fn create_merchant(database: &DatabaseArgs, name: &str) -> Result<(), Fail
         .map_err(|error| (1, format!("cannot print: {error}")))
 }
 
+async fn ops() -> Result<(), Failure> {
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
+        return Err((
+            EXIT_USAGE,
+            "`ops` serves AWS Lambda invocations; elsewhere run `payment-api migrate` or `payment-api admin …` directly".to_owned(),
+        ));
+    }
+    payment_api::ops::serve()
+        .await
+        .map_err(|error| (1, format!("lambda runtime: {error}")))
+}
+
 fn print_openapi() -> Result<(), Failure> {
     let document = payment_api::openapi::document()
         .map_err(|error| (1, format!("cannot render OpenAPI: {error}")))?;
@@ -114,7 +129,11 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
     }
     payment_events::warm_up();
     let pool_size = usize::try_from(args.database_pool_size).unwrap_or(1);
-    let pool = payment_db::pool::build_pool(url, pool_size, args.database_timeout())
+    let source = args
+        .database
+        .source()
+        .map_err(|error| (EXIT_USAGE, format!("database settings: {error}")))?;
+    let pool = payment_db::pool::build_pool_from(source, pool_size, args.database_timeout())
         .map_err(|error| (EXIT_USAGE, format!("invalid DATABASE_POOL_SIZE: {error}")))?;
     let body_limit = usize::try_from(args.body_limit_bytes).unwrap_or(usize::MAX);
     let config = ServerConfig {

@@ -4,7 +4,6 @@
 //! Query functions take the connection as an argument; there is no global pool. This crate
 //! knows rows and SQL, not payment rules: those live in `payment-api`.
 
-pub mod credentials;
 pub mod migrations;
 pub mod models;
 pub mod outbox;

@@ -1,12 +1,17 @@
-//! Connection pool set-up (deadpool over diesel-async).
+//! Connection pool set-up (deadpool over diesel-async), and opening one connection with
+//! credentials that may change under a running process (a rotated password).
 
 use std::time::Duration;
 
+use diesel::ConnectionError;
 use diesel_async::AsyncPgConnection;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
+use futures::FutureExt;
+use payment_secrets::DatabaseUrl;
+use tokio_postgres::error::SqlState;
 
 /// Pool of PostgreSQL connections.
 pub type DbPool = Pool<AsyncPgConnection>;
@@ -29,10 +34,30 @@ pub fn build_pool(
     max_size: usize,
     wait_timeout: Duration,
 ) -> Result<DbPool, diesel_async::pooled_connection::deadpool::BuildError> {
+    build_pool_from(DatabaseUrl::fixed(database_url), max_size, wait_timeout)
+}
+
+/// Like [`build_pool`], with each new connection opened by [`establish`] from `source`: a
+/// password rotated in Secrets Manager is picked up by the next connection the pool opens.
+///
+/// # Errors
+/// When the pool configuration is invalid (for example `max_size` is 0).
+pub fn build_pool_from(
+    source: DatabaseUrl,
+    max_size: usize,
+    wait_timeout: Duration,
+) -> Result<DbPool, diesel_async::pooled_connection::deadpool::BuildError> {
     let mut config = ManagerConfig::default();
     config.recycling_method = RecyclingMethod::Verified;
-    let manager =
-        AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(database_url, config);
+    config.custom_setup = Box::new(move |_| {
+        let source = source.clone();
+        async move { establish(&source).await }.boxed()
+    });
+    // The URL argument is unused: custom_setup asks `source` for each connection.
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
+        "postgres://from-the-credentials-source",
+        config,
+    );
     Pool::builder(manager)
         .max_size(max_size)
         .wait_timeout(Some(wait_timeout))
@@ -40,4 +65,61 @@ pub fn build_pool(
         .recycle_timeout(Some(wait_timeout))
         .runtime(deadpool::Runtime::Tokio1)
         .build()
+}
+
+/// Opens one connection with the URL from `source`. When the server refuses the password
+/// (SQLSTATE 28P01, `invalid_password`: classified by code) and the password comes from a
+/// secret, reads the secret again and tries once more, so a password rotated while the
+/// process runs costs one refused attempt instead of a restart.
+///
+/// # Errors
+/// `BadConnection` when the credentials cannot be read or the server refuses or is
+/// unreachable (the second refusal of a refreshed password included).
+pub async fn establish(source: &DatabaseUrl) -> Result<AsyncPgConnection, ConnectionError> {
+    let credentials = |error: payment_secrets::CredentialsError| {
+        ConnectionError::BadConnection(error.to_string())
+    };
+    let url = source.url().await.map_err(credentials)?;
+    match connect(&url).await {
+        Err(Refusal::InvalidPassword(_)) if source.can_refresh() => {
+            tracing::warn!(
+                "the database refused the password (SQLSTATE 28P01): reading the secret again"
+            );
+            let url = source.refreshed_url().await.map_err(credentials)?;
+            connect(&url).await.map_err(ConnectionError::from)
+        }
+        result => result.map_err(ConnectionError::from),
+    }
+}
+
+/// Why a connection attempt failed, split by what the caller can do about it.
+enum Refusal {
+    /// SQLSTATE 28P01: the password is wrong (for example rotated since it was read).
+    InvalidPassword(tokio_postgres::Error),
+    /// Anything else.
+    Other(ConnectionError),
+}
+
+impl From<Refusal> for ConnectionError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::InvalidPassword(error) => Self::BadConnection(error.to_string()),
+            Refusal::Other(error) => error,
+        }
+    }
+}
+
+async fn connect(url: &str) -> Result<AsyncPgConnection, Refusal> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .map_err(|error| {
+            if error.code() == Some(&SqlState::INVALID_PASSWORD) {
+                Refusal::InvalidPassword(error)
+            } else {
+                Refusal::Other(ConnectionError::BadConnection(error.to_string()))
+            }
+        })?;
+    AsyncPgConnection::try_from_client_and_connection(client, connection)
+        .await
+        .map_err(Refusal::Other)
 }

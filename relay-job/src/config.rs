@@ -67,18 +67,21 @@ pub struct TailArgs {
 pub struct DatabaseArgs {
     /// PostgreSQL URL of the payment-service database. Without it, the URL is composed from
     /// `DATABASE_HOST`, `DATABASE_NAME` and `DATABASE_USER` + `DATABASE_PASSWORD` or
-    /// `DATABASE_SECRET_ARN` (see `payment_db::credentials`).
-    #[arg(long, env = "DATABASE_URL")]
+    /// `DATABASE_SECRET_ARN`, with `DATABASE_SSLMODE` / `DATABASE_SSLROOTCERT` (see
+    /// `payment_secrets::database`).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 }
 
 impl DatabaseArgs {
-    /// The database URL, resolved as described on [`DatabaseArgs::database_url`].
+    /// Where the database URL comes from, as described on [`DatabaseArgs::database_url`].
     ///
     /// # Errors
-    /// When no complete form of the settings is given or the secret cannot be read.
-    pub async fn url(&self) -> Result<String, payment_db::credentials::CredentialsError> {
-        payment_db::credentials::database_url(self.database_url.as_deref()).await
+    /// When no complete form of the settings is given.
+    pub fn source(
+        &self,
+    ) -> Result<payment_secrets::DatabaseUrl, payment_secrets::CredentialsError> {
+        payment_secrets::DatabaseUrl::from_env(self.database_url.as_deref())
     }
 }
 
@@ -150,8 +153,9 @@ pub struct KafkaArgs {
     /// `sasl.password` (prefer the environment variable over the flag).
     #[arg(long, env = "KAFKA_SASL_PASSWORD", hide_env_values = true)]
     pub kafka_sasl_password: Option<String>,
-    /// ARN of a Secrets Manager secret `{"username": …, "password": …}` for SASL (read at start
-    /// through the AWS Parameters and Secrets Lambda Extension); overrides the two settings above.
+    /// ARN of a Secrets Manager secret `{"username": …, "password": …}` for SASL (read through
+    /// the AWS SDK, cached by the process, re-read after a run ends in a configuration error
+    /// such as refused credentials); overrides the two settings above.
     #[arg(long, env = "KAFKA_SASL_SECRET_ARN")]
     pub kafka_sasl_secret_arn: Option<String>,
     /// Authenticate to Amazon MSK with IAM (SASL/OAUTHBEARER tokens signed with the process's AWS

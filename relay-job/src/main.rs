@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use relay_job::config::{Cli, Command, LogFormat};
 use relay_job::queue::{self, ReplayScope};
 use relay_job::summary::Outcome;
@@ -33,11 +33,11 @@ fn print_json(value: &impl serde::Serialize) -> ExitCode {
 async fn connect(
     database: &relay_job::config::DatabaseArgs,
 ) -> Result<AsyncPgConnection, ExitCode> {
-    let url = database.url().await.map_err(|error| {
+    let url = database.source().map_err(|error| {
         tracing::error!(%error, "database settings");
         ExitCode::from(Outcome::ConfigError.exit_code())
     })?;
-    AsyncPgConnection::establish(&url).await.map_err(|error| {
+    payment_db::pool::establish(&url).await.map_err(|error| {
         tracing::error!(%error, "cannot connect to DATABASE_URL");
         ExitCode::from(Outcome::DatabaseUnavailable.exit_code())
     })

@@ -181,7 +181,7 @@ async fn drive(
         Ok(None) => args,
         Err(reason) => return Stop::Failed(Outcome::ConfigError, reason),
     };
-    let url = match args.database.url().await {
+    let url = match args.database.source() {
         Ok(url) => url,
         Err(error) => {
             return Stop::Failed(Outcome::ConfigError, format!("database settings: {error}"));
@@ -344,20 +344,12 @@ async fn resolve_kafka_secret(args: &RunArgs) -> Result<Option<RunArgs>, String>
     let Some(arn) = &args.kafka.kafka_sasl_secret_arn else {
         return Ok(None);
     };
-    let secret = payment_db::credentials::secret_json(arn)
+    let credentials = payment_secrets::kafka_sasl(arn, payment_secrets::Freshness::Cached)
         .await
         .map_err(|error| format!("KAFKA_SASL_SECRET_ARN: {error}"))?;
-    let field = |key: &str| {
-        secret
-            .get(key)
-            .and_then(serde_json::Value::as_str)
-            .map(str::to_owned)
-    };
     let mut resolved = args.clone();
-    resolved.kafka.kafka_sasl_username =
-        Some(field("username").ok_or("KAFKA_SASL_SECRET_ARN: no `username`")?);
-    resolved.kafka.kafka_sasl_password =
-        Some(field("password").ok_or("KAFKA_SASL_SECRET_ARN: no `password`")?);
+    resolved.kafka.kafka_sasl_username = Some(credentials.username);
+    resolved.kafka.kafka_sasl_password = Some(credentials.password);
     Ok(Some(resolved))
 }
 
@@ -367,10 +359,16 @@ async fn resolve_kafka_secret(args: &RunArgs) -> Result<Option<RunArgs>, String>
 /// do not wait for the WAL flush (`synchronous_commit = off`, safe here for the reasons in
 /// [`crate::queue`]'s "Durability of marks").
 ///
+/// A password refused with SQLSTATE 28P01 is read again from its secret once
+/// (`payment_db::pool::establish`), so a rotation does not fail runs until a cold start.
+///
 /// # Errors
 /// The reason, as text, when the database is unreachable or refuses the settings.
-pub async fn connect(url: &str, args: &RunArgs) -> Result<AsyncPgConnection, String> {
-    let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, AsyncPgConnection::establish(url))
+pub async fn connect(
+    url: &payment_secrets::DatabaseUrl,
+    args: &RunArgs,
+) -> Result<AsyncPgConnection, String> {
+    let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, payment_db::pool::establish(url))
         .await
         .map_err(|_| {
             format!(

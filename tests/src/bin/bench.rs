@@ -571,7 +571,7 @@ async fn raw_database(url: &str) -> anyhow::Result<Value> {
     let mut conns = Vec::new();
     for _ in 0..settings.workers {
         conns.push(
-            relay_job::run::connect(url, &settings)
+            relay_job::run::connect(&settings.database.source()?, &settings)
                 .await
                 .map_err(anyhow::Error::msg)?,
         );
