@@ -99,3 +99,33 @@ stop_started_services() {
         wait "$STARTED_BROKER_PID" 2>/dev/null || true
     fi
 }
+
+# Exports MOTO_SERVER: moto's server (an AWS emulator from PyPI, `moto[server]`), installed
+# into a venv in the cache on first use (about a minute). The terraform apply test and the
+# Secrets Manager tests run it on 127.0.0.1 only.
+ensure_moto() {
+    local venv="$PAYMENT_SERVICE_CACHE/moto"
+    if [ ! -x "$venv/bin/moto_server" ]; then
+        log "installing moto[server] 5.2.5 into $venv (once)"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet 'moto[server]==5.2.5'
+    fi
+    export MOTO_SERVER="$venv/bin/moto_server"
+}
+
+# Starts moto on a free port of 127.0.0.1; exports AWS_ENDPOINT_URL and MOTO_PID (stop it with
+# `kill "$MOTO_PID"`).
+start_moto() {
+    ensure_moto
+    local port
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    "$MOTO_SERVER" -H 127.0.0.1 -p "$port" >"$PAYMENT_SERVICE_CACHE/moto-$port.log" 2>&1 &
+    MOTO_PID=$!
+    export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
+    for _ in $(seq 1 100); do
+        curl -sf "$AWS_ENDPOINT_URL/moto-api/config" >/dev/null && return 0
+        sleep 0.2
+    done
+    log "moto did not start on port $port (see $PAYMENT_SERVICE_CACHE/moto-$port.log)"
+    return 1
+}

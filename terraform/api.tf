@@ -15,7 +15,9 @@ resource "aws_lambda_function" "api" {
   architectures = ["x86_64"]
   memory_size   = var.api_memory_mb
   timeout       = var.api_timeout_seconds
-  layers        = [var.secrets_extension_layer_arn]
+  # Each apply that changes the function publishes a version; traffic reaches it only through
+  # the `live` alias, which moves after the migrations ran (ops.tf).
+  publish = true
 
   image_config {
     command = ["payment-api", "serve"]
@@ -34,12 +36,26 @@ resource "aws_lambda_function" "api" {
     })
   }
 
+  # The binaries log one JSON object per line (tracing's JSON format: timestamp, level,
+  # fields, target), which is what Lambda's JSON log format expects.
   logging_config {
-    log_format = "Text"
-    log_group  = aws_cloudwatch_log_group.api.name
+    log_format            = "JSON"
+    application_log_level = "INFO"
+    system_log_level      = "WARN"
+    log_group             = aws_cloudwatch_log_group.api.name
   }
 
   tags = local.tags
+}
+
+# What the HTTP API invokes. Rolling back is pointing it at an earlier version (README).
+resource "aws_lambda_alias" "api" {
+  name             = "live"
+  description      = "The version serving traffic; moved after migrations succeed."
+  function_name    = aws_lambda_function.api.function_name
+  function_version = aws_lambda_function.api.version
+
+  depends_on = [aws_lambda_invocation.migrate]
 }
 
 resource "aws_apigatewayv2_api" "http" {
@@ -55,7 +71,7 @@ resource "aws_apigatewayv2_api" "http" {
 resource "aws_apigatewayv2_integration" "api" {
   api_id                 = aws_apigatewayv2_api.http.id
   integration_type       = "AWS_PROXY"
-  integration_uri        = aws_lambda_function.api.invoke_arn
+  integration_uri        = aws_lambda_alias.api.invoke_arn
   payload_format_version = "2.0"
   timeout_milliseconds   = var.api_timeout_seconds * 1000
 }
@@ -93,6 +109,7 @@ resource "aws_lambda_permission" "api_gateway" {
   statement_id  = "AllowHttpApi"
   action        = "lambda:InvokeFunction"
   function_name = aws_lambda_function.api.function_name
+  qualifier     = aws_lambda_alias.api.name
   principal     = "apigateway.amazonaws.com"
   source_arn    = "${aws_apigatewayv2_api.http.execution_arn}/*/*"
 }

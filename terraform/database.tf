@@ -7,53 +7,37 @@ resource "aws_db_subnet_group" "this" {
 # The master password is generated and rotated by RDS in Secrets Manager
 # (manage_master_user_password): it never appears in variables, state outputs or code.
 resource "aws_db_instance" "this" {
-  identifier                  = var.name
-  engine                      = "postgres"
-  engine_version              = var.db_engine_version
-  instance_class              = var.db_instance_class
-  allocated_storage           = var.db_allocated_storage_gb
-  storage_encrypted           = true
-  db_name                     = "payments"
-  username                    = "payments"
-  manage_master_user_password = true
-  db_subnet_group_name        = aws_db_subnet_group.this.name
-  vpc_security_group_ids      = [aws_security_group.database.id]
-  multi_az                    = true
-  backup_retention_period     = 7
-  deletion_protection         = var.db_deletion_protection
-  skip_final_snapshot         = false
-  final_snapshot_identifier   = "${var.name}-final"
-  copy_tags_to_snapshot       = true
-  tags                        = local.tags
-}
-
-data "aws_iam_policy_document" "proxy_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["rds.amazonaws.com"]
-    }
-  }
+  identifier                    = var.name
+  engine                        = "postgres"
+  engine_version                = var.db_engine_version
+  instance_class                = var.db_instance_class
+  allocated_storage             = var.db_allocated_storage_gb
+  storage_encrypted             = true
+  db_name                       = "payments"
+  username                      = "payments"
+  manage_master_user_password   = true
+  master_user_secret_kms_key_id = var.db_secret_kms_key_arn
+  db_subnet_group_name          = aws_db_subnet_group.this.name
+  vpc_security_group_ids        = [aws_security_group.database.id]
+  multi_az                      = true
+  backup_retention_period       = 7
+  deletion_protection           = var.db_deletion_protection
+  skip_final_snapshot           = false
+  final_snapshot_identifier     = "${var.name}-final"
+  copy_tags_to_snapshot         = true
+  tags                          = local.tags
 }
 
 resource "aws_iam_role" "proxy" {
   name               = "${var.name}-rds-proxy"
-  assume_role_policy = data.aws_iam_policy_document.proxy_assume.json
+  assume_role_policy = local.assume_role_policy["rds"]
   tags               = local.tags
-}
-
-data "aws_iam_policy_document" "proxy" {
-  statement {
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = [aws_db_instance.this.master_user_secret[0].secret_arn]
-  }
 }
 
 resource "aws_iam_role_policy" "proxy" {
   name   = "read-database-secret"
   role   = aws_iam_role.proxy.id
-  policy = data.aws_iam_policy_document.proxy.json
+  policy = jsonencode({ Version = "2012-10-17", Statement = local.database_secret_statements })
 }
 
 # Lambda opens many short-lived connections: the proxy pools them in front of RDS.
@@ -63,8 +47,10 @@ resource "aws_db_proxy" "this" {
   role_arn               = aws_iam_role.proxy.arn
   vpc_subnet_ids         = var.private_subnet_ids
   vpc_security_group_ids = [aws_security_group.database.id]
-  require_tls            = false
-  idle_client_timeout    = 1800
+  # Clients must use TLS; the binaries verify the proxy's certificate and host name
+  # (sslmode=verify-full) against the Amazon roots shipped in the image.
+  require_tls         = true
+  idle_client_timeout = 1800
 
   auth {
     auth_scheme = "SECRETS"

@@ -2,7 +2,7 @@
 resource "aws_ecr_repository" "app" {
   name                 = var.name
   image_tag_mutability = "IMMUTABLE"
-  force_delete         = false
+  force_delete         = var.ecr_force_delete
 
   image_scanning_configuration {
     scan_on_push = true
@@ -25,4 +25,11 @@ resource "aws_ecr_lifecycle_policy" "app" {
       action       = { type = "expire" }
     }]
   })
+}
+
+# The pushed image (scripts/deploy pushes it before the apply). Reading it makes a missing tag
+# a plan error, and gives the digest the functions and tasks run.
+data "aws_ecr_image" "app" {
+  repository_name = aws_ecr_repository.app.name
+  image_tag       = var.image_tag
 }

@@ -17,34 +17,52 @@ resource "aws_ecs_cluster" "this" {
   tags = local.tags
 }
 
-data "aws_iam_policy_document" "ecs_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["ecs-tasks.amazonaws.com"]
-    }
-  }
-}
-
 resource "aws_iam_role" "ecs_execution" {
   count              = local.ecs_count
   name               = "${var.name}-ecs-execution"
-  assume_role_policy = data.aws_iam_policy_document.ecs_assume.json
+  assume_role_policy = local.assume_role_policy["ecs-tasks"]
   tags               = local.tags
 }
 
-resource "aws_iam_role_policy_attachment" "ecs_execution" {
-  count      = local.ecs_count
-  role       = aws_iam_role.ecs_execution[0].name
-  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+# What ECS itself needs to start a task: pull this repository's image, write the task's logs.
+resource "aws_iam_role_policy" "ecs_execution" {
+  count = local.ecs_count
+  name  = "pull-image-write-logs"
+  role  = aws_iam_role.ecs_execution[0].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      { Sid = "EcrLogin", Effect = "Allow", Action = ["ecr:GetAuthorizationToken"], Resource = ["*"] },
+      {
+        Sid      = "PullImage"
+        Effect   = "Allow"
+        Action   = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+        Resource = [aws_ecr_repository.app.arn]
+      },
+      {
+        Sid      = "WriteLogs"
+        Effect   = "Allow"
+        Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+        Resource = ["${aws_cloudwatch_log_group.ecs[0].arn}:*"]
+      },
+    ]
+  })
 }
 
-resource "aws_iam_role_policy" "ecs_execution_secret" {
+# What the API process in the task may do: read the database secret (and re-read it after a
+# rotation, which an injected environment variable could not).
+resource "aws_iam_role" "ecs_task" {
+  count              = local.ecs_count
+  name               = "${var.name}-ecs-task"
+  assume_role_policy = local.assume_role_policy["ecs-tasks"]
+  tags               = local.tags
+}
+
+resource "aws_iam_role_policy" "ecs_task" {
   count  = local.ecs_count
   name   = "read-database-secret"
-  role   = aws_iam_role.ecs_execution[0].id
-  policy = data.aws_iam_policy_document.api.json
+  role   = aws_iam_role.ecs_task[0].id
+  policy = jsonencode({ Version = "2012-10-17", Statement = local.database_secret_statements })
 }
 
 resource "aws_cloudwatch_log_group" "ecs" {
@@ -54,8 +72,6 @@ resource "aws_cloudwatch_log_group" "ecs" {
   tags              = local.tags
 }
 
-data "aws_region" "current" {}
-
 resource "aws_ecs_task_definition" "api" {
   count                    = local.ecs_count
   family                   = "${var.name}-api"
@@ -64,6 +80,7 @@ resource "aws_ecs_task_definition" "api" {
   cpu                      = 512
   memory                   = 1024
   execution_role_arn       = aws_iam_role.ecs_execution[0].arn
+  task_role_arn            = aws_iam_role.ecs_task[0].arn
 
   container_definitions = jsonencode([{
     name         = "api"
@@ -71,18 +88,11 @@ resource "aws_ecs_task_definition" "api" {
     command      = ["payment-api", "serve"]
     essential    = true
     portMappings = [{ containerPort = 8080, protocol = "tcp" }]
-    environment = [
-      { name = "LISTEN_ADDR", value = "0.0.0.0:8080" },
-      { name = "LOG_FORMAT", value = "json" },
-      { name = "DATABASE_HOST", value = aws_db_proxy.this.endpoint },
-      { name = "DATABASE_NAME", value = aws_db_instance.this.db_name },
-      { name = "DATABASE_USER", value = aws_db_instance.this.username },
-      { name = "CORS_ALLOWED_ORIGINS", value = join(",", var.cors_allowed_origins) },
-    ]
-    # Injected by ECS from Secrets Manager at start; never in the task definition.
-    secrets = [
-      { name = "DATABASE_PASSWORD", valueFrom = "${aws_db_instance.this.master_user_secret[0].secret_arn}:password::" },
-    ]
+    environment = [for key, value in merge(local.database_env, {
+      LISTEN_ADDR          = "0.0.0.0:8080"
+      LOG_FORMAT           = "json"
+      CORS_ALLOWED_ORIGINS = join(",", var.cors_allowed_origins)
+    }) : { name = key, value = value }]
     logConfiguration = {
       logDriver = "awslogs"
       options = {
@@ -189,13 +199,6 @@ resource "aws_lb_listener" "https" {
     type             = "forward"
     target_group_arn = aws_lb_target_group.http1[0].arn
   }
-
-  lifecycle {
-    precondition {
-      condition     = var.acm_certificate_arn != null
-      error_message = "enable_ecs_grpc needs acm_certificate_arn for the HTTPS listener."
-    }
-  }
 }
 
 resource "aws_lb_listener_rule" "grpc" {
@@ -241,6 +244,7 @@ resource "aws_ecs_service" "api" {
     container_port   = 8080
   }
 
-  depends_on = [aws_lb_listener.https]
+  # New tasks start only after the migrations of their image ran.
+  depends_on = [aws_lb_listener.https, aws_lambda_invocation.migrate]
   tags       = local.tags
 }

@@ -15,7 +15,7 @@ resource "aws_lambda_function" "relay" {
   memory_size                    = 256
   timeout                        = local.relay_timeout_seconds
   reserved_concurrent_executions = 1
-  layers                         = [var.secrets_extension_layer_arn]
+  publish                        = true
 
   image_config {
     command = ["relay-job", "run"]
@@ -29,7 +29,7 @@ resource "aws_lambda_function" "relay" {
   environment {
     variables = merge(local.database_env, local.kafka_env, {
       RELAY_MAX_RUNTIME   = "${var.relay_max_runtime_seconds}s"
-      RELAY_FLUSH_TIMEOUT = "${local.relay_flush_seconds}s"
+      RELAY_FLUSH_TIMEOUT = "${var.relay_flush_timeout_seconds}s"
       RELAY_WORKERS       = tostring(var.relay_workers)
       RELAY_BATCH_SIZE    = tostring(var.relay_batch_size)
       LOG_FORMAT          = "json"
@@ -37,11 +37,30 @@ resource "aws_lambda_function" "relay" {
   }
 
   logging_config {
-    log_format = "Text"
-    log_group  = aws_cloudwatch_log_group.relay.name
+    log_format            = "JSON"
+    application_log_level = "INFO"
+    system_log_level      = "WARN"
+    log_group             = aws_cloudwatch_log_group.relay.name
+  }
+
+  lifecycle {
+    precondition {
+      condition     = local.relay_timeout_seconds <= local.relay_schedule_period_seconds
+      error_message = "A relay invocation may last relay_max_runtime_seconds + relay_flush_timeout_seconds + 5 s = ${local.relay_timeout_seconds} s, longer than the schedule period of ${local.relay_schedule_period_seconds} s: with reserved concurrency 1 the next tick would be throttled. Shorten the runtime or the flush timeout, or schedule less often."
+    }
   }
 
   tags = local.tags
+}
+
+# What the schedule invokes; moved to a new version after the migrations ran.
+resource "aws_lambda_alias" "relay" {
+  name             = "live"
+  description      = "The version the schedule runs; moved after migrations succeed."
+  function_name    = aws_lambda_function.relay.function_name
+  function_version = aws_lambda_function.relay.version
+
+  depends_on = [aws_lambda_invocation.migrate]
 }
 
 # Failed invocations (exit 3/4 become function errors) land here.
@@ -52,23 +71,13 @@ resource "aws_sqs_queue" "relay_failures" {
   tags                      = local.tags
 }
 
-data "aws_iam_policy_document" "relay_destination" {
-  statement {
-    actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.relay_failures.arn]
-  }
-}
-
-resource "aws_iam_role_policy" "relay_destination" {
-  name   = "on-failure-destination"
-  role   = aws_iam_role.relay.id
-  policy = data.aws_iam_policy_document.relay_destination.json
-}
-
 resource "aws_lambda_function_event_invoke_config" "relay" {
-  function_name                = aws_lambda_function.relay.function_name
+  function_name = aws_lambda_function.relay.function_name
+  qualifier     = aws_lambda_alias.relay.name
+  # No blind retries (the next tick is the retry); a tick still queued after one period is
+  # stale and goes to the failures queue instead of running late.
   maximum_retry_attempts       = 0
-  maximum_event_age_in_seconds = 300
+  maximum_event_age_in_seconds = max(60, min(21600, local.relay_schedule_period_seconds))
 
   destination_config {
     on_failure {
@@ -77,33 +86,24 @@ resource "aws_lambda_function_event_invoke_config" "relay" {
   }
 }
 
-data "aws_iam_policy_document" "scheduler_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["scheduler.amazonaws.com"]
-    }
-  }
-}
-
 resource "aws_iam_role" "scheduler" {
   name               = "${var.name}-scheduler"
-  assume_role_policy = data.aws_iam_policy_document.scheduler_assume.json
+  assume_role_policy = local.assume_role_policy["scheduler"]
   tags               = local.tags
 }
 
-data "aws_iam_policy_document" "scheduler" {
-  statement {
-    actions   = ["lambda:InvokeFunction"]
-    resources = [aws_lambda_function.relay.arn]
-  }
-}
-
 resource "aws_iam_role_policy" "scheduler" {
-  name   = "invoke-relay"
-  role   = aws_iam_role.scheduler.id
-  policy = data.aws_iam_policy_document.scheduler.json
+  name = "invoke-relay"
+  role = aws_iam_role.scheduler.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid      = "InvokeRelayAlias"
+      Effect   = "Allow"
+      Action   = ["lambda:InvokeFunction"]
+      Resource = [aws_lambda_alias.relay.arn]
+    }]
+  })
 }
 
 resource "aws_scheduler_schedule" "relay" {
@@ -115,7 +115,7 @@ resource "aws_scheduler_schedule" "relay" {
   }
 
   target {
-    arn      = aws_lambda_function.relay.arn
+    arn      = aws_lambda_alias.relay.arn
     role_arn = aws_iam_role.scheduler.arn
     input    = jsonencode({ source = "aws.scheduler", job = "relay" })
 
