@@ -117,7 +117,6 @@ pub async fn serve(args: RunArgs) -> Result<(), lambda_runtime::Error> {
 
 #[cfg(test)]
 mod tests {
-    #![expect(clippy::unwrap_used, reason = "tests")]
     use super::*;
 
     fn summary(outcome: Outcome, backlog: Option<i64>) -> RunSummary {

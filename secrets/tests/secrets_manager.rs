@@ -1,6 +1,5 @@
 //! Secrets Manager through the real SDK against moto: what the cache answers, when it reads
 //! again, and how a bad secret is reported.
-#![expect(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use std::time::Duration;
 

@@ -8,5 +8,6 @@
 )]
 
 pub mod client;
+pub mod cluster;
 pub mod stack;
 pub mod workload;

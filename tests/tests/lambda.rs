@@ -216,9 +216,9 @@ fn the_binaries_need_no_glibc_newer_than_2_34() {
     }
 }
 
-/// The credentials forms the terraform module uses: the relay reads an RDS-managed secret
-/// through the AWS Parameters and Secrets Lambda Extension (emulated here), and the API
-/// composes its URL from host, name, user and an injected password (ECS).
+/// The credentials forms the terraform module uses: the relay reads an RDS-managed secret with
+/// the AWS SDK (Secrets Manager emulated by moto), and the API composes its URL from host,
+/// name, user and a password given directly. (Rotation: `tests/credentials.rs`.)
 #[tokio::test(flavor = "multi_thread")]
 async fn database_credentials_come_from_a_secret_or_from_parts() {
     let (name, _) = payment_db::testing::fresh_database().await;
@@ -242,7 +242,7 @@ async fn database_credentials_come_from_a_secret_or_from_parts() {
         .unwrap()
         .to_owned();
 
-    // ECS form: parts plus an injected password (trust auth ignores it; its encoding is tested).
+    // Parts plus a password (trust auth ignores it; its encoding is tested in payment-secrets).
     let output = Command::new(stack::binary("payment-api").unwrap())
         .arg("migrate")
         .env_remove("DATABASE_URL")
@@ -258,36 +258,21 @@ async fn database_credentials_come_from_a_secret_or_from_parts() {
         String::from_utf8_lossy(&output.stderr)
     );
 
-    // Lambda form: the secret through the extension, authenticated with the session token.
-    let seen_token = Arc::new(Mutex::new(None::<String>));
-    let secret =
-        json!({ "SecretString": json!({ "username": user, "password": "rotated" }).to_string() });
-    let app = Router::new().route(
-        "/secretsmanager/get",
-        get({
-            let seen_token = Arc::clone(&seen_token);
-            move |headers: HeaderMap| async move {
-                *seen_token.lock().await = headers
-                    .get("x-aws-parameters-secrets-token")
-                    .map(|v| v.to_str().unwrap().to_owned());
-                axum::Json(secret)
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    // Lambda form: the secret read through the AWS SDK.
+    let moto = payment_secrets::testing::Moto::start();
+    let arn = moto
+        .create_secret(
+            "rds-db-credentials",
+            &json!({ "username": user, "password": "rotated" }).to_string(),
+        )
+        .await;
     let output = Command::new(stack::binary("relay-job").unwrap())
         .arg("stats")
         .env_remove("DATABASE_URL")
         .env("DATABASE_HOST", &host)
         .env("DATABASE_NAME", &name)
-        .env(
-            "DATABASE_SECRET_ARN",
-            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds-db-credentials",
-        )
-        .env("AWS_SESSION_TOKEN", "session-token")
-        .env("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", port.to_string())
+        .env("DATABASE_SECRET_ARN", &arn)
+        .envs(moto.env())
         .output()
         .unwrap();
     assert!(
@@ -297,7 +282,26 @@ async fn database_credentials_come_from_a_secret_or_from_parts() {
     );
     let stats: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(stats["pending"], 0);
-    assert_eq!(seen_token.lock().await.as_deref(), Some("session-token"));
+
+    // A secret that does not exist: a configuration error naming the variable.
+    let output = Command::new(stack::binary("relay-job").unwrap())
+        .arg("stats")
+        .env_remove("DATABASE_URL")
+        .env("DATABASE_HOST", &host)
+        .env("DATABASE_NAME", &name)
+        .env(
+            "DATABASE_SECRET_ARN",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:missing",
+        )
+        .envs(moto.env())
+        .output()
+        .unwrap();
+    assert_ne!(output.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("DATABASE_SECRET_ARN"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 
     // Nothing given: a configuration error that names the variables.
     let output = Command::new(stack::binary("relay-job").unwrap())
@@ -307,4 +311,49 @@ async fn database_credentials_come_from_a_secret_or_from_parts() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("DATABASE_HOST"));
+}
+
+/// The ops function terraform invokes: `migrate`, then an admin command whose output (the new
+/// key) comes back in the answer; commands other than migrate/admin and failing commands are
+/// function errors carrying the exit code.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_ops_function_migrates_and_runs_admin_commands() {
+    let (_, database_url) = payment_db::testing::fresh_database().await;
+    let ops = || {
+        let mut command = Command::new(stack::binary("payment-api").unwrap());
+        command.arg("ops").env("DATABASE_URL", &database_url);
+        command
+    };
+    let migrated = invoke(ops(), json!({ "args": ["migrate"] }))
+        .await
+        .expect("migrate succeeds");
+    assert_eq!(migrated["exit_code"], 0, "{migrated}");
+
+    let created = invoke(
+        ops(),
+        json!({ "args": ["admin", "create-merchant", "--name", "Ops"] }),
+    )
+    .await
+    .expect("create-merchant succeeds");
+    let stdout = created["stdout"].as_str().unwrap();
+    assert!(
+        stdout.contains("merchant_id=") && stdout.contains("api_key=sk_"),
+        "{created}"
+    );
+
+    let refused = invoke(ops(), json!({ "args": ["serve"] }))
+        .await
+        .expect_err("serve is not an ops command");
+    assert_eq!(refused["errorType"], "OpsCommandFailed", "{refused}");
+    let result: Value = serde_json::from_str(refused["errorMessage"].as_str().unwrap()).unwrap();
+    assert_eq!(result["exit_code"], 2);
+
+    let failed = invoke(
+        ops(),
+        json!({ "args": ["admin", "create-merchant", "--name", ""] }),
+    )
+    .await
+    .expect_err("an invalid name fails");
+    let result: Value = serde_json::from_str(failed["errorMessage"].as_str().unwrap()).unwrap();
+    assert_ne!(result["exit_code"], 0, "{failed}");
 }
