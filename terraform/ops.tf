@@ -56,5 +56,6 @@ resource "aws_lambda_invocation" "migrate" {
     database = aws_db_instance.this.id
   }
 
-  depends_on = [aws_db_proxy_target.this, aws_iam_role_policy.api]
+  # The ops function reads the database secret through the endpoint when there is one.
+  depends_on = [aws_db_proxy_target.this, aws_iam_role_policy.api, aws_vpc_endpoint.interface]
 }

@@ -266,15 +266,18 @@ async fn database_credentials_come_from_a_secret_or_from_parts() {
             &json!({ "username": user, "password": "rotated" }).to_string(),
         )
         .await;
-    let output = Command::new(stack::binary("relay-job").unwrap())
-        .arg("stats")
-        .env_remove("DATABASE_URL")
-        .env("DATABASE_HOST", &host)
-        .env("DATABASE_NAME", &name)
-        .env("DATABASE_SECRET_ARN", &arn)
-        .envs(moto.env())
-        .output()
-        .unwrap();
+    let stats_with_secret = |arn: &str| {
+        Command::new(stack::binary("relay-job").unwrap())
+            .arg("stats")
+            .env_remove("DATABASE_URL")
+            .env("DATABASE_HOST", &host)
+            .env("DATABASE_NAME", &name)
+            .env("DATABASE_SECRET_ARN", arn)
+            .envs(moto.env())
+            .output()
+            .unwrap()
+    };
+    let output = stats_with_secret(&arn);
     assert!(
         output.status.success(),
         "{}",
@@ -283,19 +286,8 @@ async fn database_credentials_come_from_a_secret_or_from_parts() {
     let stats: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(stats["pending"], 0);
 
-    // A secret that does not exist: a configuration error naming the variable.
-    let output = Command::new(stack::binary("relay-job").unwrap())
-        .arg("stats")
-        .env_remove("DATABASE_URL")
-        .env("DATABASE_HOST", &host)
-        .env("DATABASE_NAME", &name)
-        .env(
-            "DATABASE_SECRET_ARN",
-            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:missing",
-        )
-        .envs(moto.env())
-        .output()
-        .unwrap();
+    // A secret that does not exist: an error naming the variable.
+    let output = stats_with_secret("arn:aws:secretsmanager:eu-west-1:123456789012:secret:missing");
     assert_ne!(output.status.code(), Some(0));
     assert!(
         String::from_utf8_lossy(&output.stderr).contains("DATABASE_SECRET_ARN"),
