@@ -2,7 +2,9 @@
 //! settings, topic creation, the records (event and dead letter) and the classification of
 //! delivery errors.
 
-use std::time::Duration;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -22,11 +24,69 @@ pub const HEADER_SEQUENCE: &str = "ce_sequence";
 /// W3C trace context header.
 pub const HEADER_TRACEPARENT: &str = "traceparent";
 
-/// The librdkafka client context of every client the relay makes: logs through `tracing`
-/// (rdkafka's `tracing` feature) and, with MSK IAM, supplies OAUTHBEARER tokens.
+/// The librdkafka client context of every client the relay makes: keeps librdkafka's own log
+/// lines at `debug` (a broker outage makes librdkafka log every reconnect; the run reports it
+/// once, in its summary), records the client-level errors in a [`ClientHealth`] and, with MSK
+/// IAM, supplies OAUTHBEARER tokens.
 #[derive(Debug, Clone, Default)]
 pub struct RelayContext {
     msk_iam: Option<crate::msk_iam::MskIamSigner>,
+    health: Arc<ClientHealth>,
+}
+
+/// What librdkafka's error callback reported about the cluster during a run: counts per error
+/// code and since when every broker has been down (cleared by the next acknowledgement).
+#[derive(Debug, Default)]
+pub struct ClientHealth {
+    state: Mutex<HealthState>,
+}
+
+#[derive(Debug, Default)]
+struct HealthState {
+    errors: BTreeMap<String, u64>,
+    last: Option<(RDKafkaErrorCode, String)>,
+    all_down_since: Option<Instant>,
+}
+
+impl ClientHealth {
+    fn state(&self) -> std::sync::MutexGuard<'_, HealthState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Records a client-level error (librdkafka's error callback).
+    pub fn record(&self, code: Option<RDKafkaErrorCode>, reason: &str) {
+        let mut state = self.state();
+        let name = code.map_or_else(|| "Unknown".to_owned(), |code| format!("{code:?}"));
+        *state.errors.entry(name).or_default() += 1;
+        if let Some(code) = code {
+            if code == RDKafkaErrorCode::AllBrokersDown && state.all_down_since.is_none() {
+                state.all_down_since = Some(Instant::now());
+            }
+            state.last = Some((code, reason.to_owned()));
+        }
+    }
+
+    /// A broker acknowledged a record: the cluster is reachable.
+    pub fn acknowledged(&self) {
+        self.state().all_down_since = None;
+    }
+
+    /// How long every broker has been down, if they are.
+    pub fn all_down_for(&self) -> Option<Duration> {
+        self.state().all_down_since.map(|since| since.elapsed())
+    }
+
+    /// Client-level errors so far, by librdkafka error code name.
+    pub fn errors(&self) -> BTreeMap<String, u64> {
+        self.state().errors.clone()
+    }
+
+    /// The last client-level error and its reason.
+    pub fn last(&self) -> Option<(RDKafkaErrorCode, String)> {
+        self.state().last.clone()
+    }
 }
 
 impl RelayContext {
@@ -44,12 +104,32 @@ impl RelayContext {
             .map_err(|_| "KAFKA_MSK_IAM needs a tokio runtime".to_owned())?;
         Ok(Self {
             msk_iam: Some(crate::msk_iam::MskIamSigner::new(region, runtime)),
+            health: Arc::default(),
         })
+    }
+
+    /// The client-level errors of every client made with this context.
+    pub fn health(&self) -> &ClientHealth {
+        &self.health
     }
 }
 
 impl rdkafka::ClientContext for RelayContext {
     const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, log_message: &str) {
+        // Configuration warnings matter once, at start; the rest repeats per reconnect.
+        if fac == "CONFWARN" {
+            tracing::warn!(target: "librdkafka", "{fac} {log_message}");
+        } else {
+            tracing::debug!(target: "librdkafka", ?level, "{fac} {log_message}");
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::debug!(target: "librdkafka", %error, reason, "client error");
+        self.health.record(error.rdkafka_error_code(), reason);
+    }
 
     fn generate_oauth_token(
         &self,
@@ -121,20 +201,103 @@ fn millis(duration: Duration) -> String {
     duration.as_millis().max(1).to_string()
 }
 
-/// Creates the events and DLQ topics when missing (the local broker does not create topics on
-/// produce). Fails when the cluster does not answer within `timeout`.
+/// Why the topics are not ready: the outcome the run ends with and the reason.
+pub type TopicsError = (crate::summary::Outcome, String);
+
+/// What cluster metadata says about one topic.
+enum TopicState {
+    /// It exists (possibly still electing leaders).
+    Exists,
+    /// The cluster does not know it.
+    Missing,
+}
+
+/// Makes sure the events and DLQ topics exist, within `timeout` in all: one metadata request
+/// per topic on the producer's own connection (which the first produce needs anyway), and a
+/// CreateTopics request only for a missing topic when `--create-topics` is on. Topics that
+/// exist cost no admin request, so a run against known topics starts producing after one
+/// round trip.
 ///
 /// # Errors
-/// [`KafkaError`] when the cluster is unreachable or refuses to create a topic.
+/// `KafkaUnavailable` when the cluster does not answer in time; `ConfigError` when a topic is
+/// missing and may not be created, or the credentials may not describe or create it.
 pub async fn ensure_topics(
+    producer: &RelayProducer,
     args: &RunArgs,
     context: RelayContext,
+    timeout: Duration,
+) -> Result<(), TopicsError> {
+    use crate::summary::Outcome;
+    let until = Instant::now() + timeout;
+    let topics = [args.events_topic.clone(), args.dlq_topic.clone()];
+    let lookups = topics.iter().cloned().map(|topic| {
+        let producer = producer.clone();
+        tokio::task::spawn_blocking(move || {
+            let metadata = producer.client().fetch_metadata(Some(&topic), timeout)?;
+            let state = match metadata.topics().iter().find(|t| t.name() == topic) {
+                None => TopicState::Missing,
+                Some(found) => match found.error().map(RDKafkaErrorCode::from) {
+                    None if found.partitions().is_empty() => TopicState::Missing,
+                    None | Some(RDKafkaErrorCode::LeaderNotAvailable) => TopicState::Exists,
+                    Some(RDKafkaErrorCode::UnknownTopicOrPartition) => TopicState::Missing,
+                    Some(code) => return Err(KafkaError::MetadataFetch(code)),
+                },
+            };
+            Ok((topic, state))
+        })
+    });
+    let mut missing = Vec::new();
+    for lookup in futures::future::join_all(lookups).await {
+        match lookup {
+            Ok(Ok((_, TopicState::Exists))) => {}
+            Ok(Ok((topic, TopicState::Missing))) => missing.push(topic),
+            Ok(Err(error)) => return Err(topic_failure(&error)),
+            Err(_) => return Err((Outcome::Error, "topic metadata lookup panicked".to_owned())),
+        }
+    }
+    if missing.is_empty() {
+        tracing::debug!("topics exist");
+        return Ok(());
+    }
+    if !args.create_topics {
+        return Err((
+            Outcome::ConfigError,
+            format!(
+                "topic(s) {} do not exist and --create-topics (RELAY_CREATE_TOPICS) is false: \
+                 create them, or let the relay create them",
+                missing.join(", ")
+            ),
+        ));
+    }
+    let remaining = until.saturating_duration_since(Instant::now());
+    create_topics(args, context, &missing, remaining)
+        .await
+        .map_err(|error| topic_failure(&error))
+}
+
+/// The outcome of a failed topic lookup or creation.
+fn topic_failure(error: &KafkaError) -> TopicsError {
+    use crate::summary::Outcome;
+    match classify(error) {
+        Failure::Config => (Outcome::ConfigError, config_reason(error)),
+        _ => (
+            Outcome::KafkaUnavailable,
+            format!("kafka unavailable: {error}"),
+        ),
+    }
+}
+
+/// Creates `topics` with `--topic-partitions` partitions.
+async fn create_topics(
+    args: &RunArgs,
+    context: RelayContext,
+    topics: &[String],
     timeout: Duration,
 ) -> Result<(), KafkaError> {
     let admin: AdminClient<RelayContext> =
         client_config(&args.kafka).create_with_context(context)?;
-    let topics: Vec<NewTopic<'_>> = [args.events_topic.as_str(), args.dlq_topic.as_str()]
-        .into_iter()
+    let new: Vec<NewTopic<'_>> = topics
+        .iter()
         .map(|name| {
             NewTopic::new(
                 name,
@@ -146,7 +309,7 @@ pub async fn ensure_topics(
     let options = AdminOptions::new()
         .operation_timeout(Some(timeout))
         .request_timeout(Some(timeout));
-    let results = admin.create_topics(&topics, &options).await?;
+    let results = admin.create_topics(&new, &options).await?;
     for result in results {
         match result {
             Ok(topic) => tracing::info!(topic, partitions = args.topic_partitions, "created topic"),
@@ -159,35 +322,13 @@ pub async fn ensure_topics(
     Ok(())
 }
 
-/// Checks, through cluster metadata, that the events and DLQ topics exist (for relays without
-/// the CreateTopics permission).
-///
-/// # Errors
-/// [`KafkaError`] when the cluster does not answer within `timeout` or a topic is missing.
-pub async fn check_topics(
-    producer: &RelayProducer,
-    args: &RunArgs,
-    timeout: Duration,
-) -> Result<(), KafkaError> {
-    for topic in [args.events_topic.clone(), args.dlq_topic.clone()] {
-        let producer = producer.clone();
-        let metadata = tokio::task::spawn_blocking(move || {
-            producer.client().fetch_metadata(Some(&topic), timeout)
-        })
-        .await
-        .map_err(|_| KafkaError::Canceled)??;
-        let known = metadata
-            .topics()
-            .iter()
-            .all(|t| t.error().is_none() && !t.partitions().is_empty());
-        if !known {
-            return Err(KafkaError::MetadataFetch(
-                RDKafkaErrorCode::UnknownTopicOrPartition,
-            ));
-        }
-    }
-    tracing::info!("topics exist");
-    Ok(())
+/// The reason of an authentication or authorization failure, naming the settings involved.
+pub fn config_reason(error: &KafkaError) -> String {
+    format!(
+        "kafka refused the credentials or their permissions ({error}): check KAFKA_SECURITY_PROTOCOL, \
+         KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD (or KAFKA_SASL_SECRET_ARN, \
+         KAFKA_MSK_IAM) and the ACLs for RELAY_EVENTS_TOPIC and RELAY_DLQ_TOPIC"
+    )
 }
 
 /// How a failed delivery counts.
@@ -202,6 +343,8 @@ pub enum Failure {
     /// This record failed for a reason of its own that may pass later: retry with backoff,
     /// dead-letter after `--max-attempts`.
     Transient,
+    /// Authentication or authorization refused: a configuration error (exit 2).
+    Config,
 }
 
 /// Why the broker refused a record for good.
@@ -225,6 +368,13 @@ pub fn classify(error: &KafkaError) -> Failure {
             Failure::Permanent(DeadClass::Rejected)
         }
         Some(C::InvalidTimestamp) => Failure::Transient,
+        Some(
+            C::Authentication
+            | C::SaslAuthenticationFailed
+            | C::TopicAuthorizationFailed
+            | C::ClusterAuthorizationFailed
+            | C::TransactionalIdAuthorizationFailed,
+        ) => Failure::Config,
         _ => Failure::Broker,
     }
 }
@@ -301,7 +451,6 @@ mod tests {
         for unexplained in [
             RDKafkaErrorCode::OutOfOrderSequenceNumber,
             RDKafkaErrorCode::KafkaStorageError,
-            RDKafkaErrorCode::SaslAuthenticationFailed,
         ] {
             assert_eq!(
                 classify(&KafkaError::MessageProduction(unexplained)),

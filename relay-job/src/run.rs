@@ -2,6 +2,7 @@
 //! batch, until the outbox has no due event, the deadline passes, a signal arrives, or Kafka or
 //! the database fails. See [`crate::queue`] for why this keeps the contract's guarantees.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -22,8 +23,8 @@ use crate::kafka::{self, Failure};
 use crate::queue;
 use crate::summary::{Outcome, RunSummary};
 
-/// How long to wait for the cluster when creating topics at start.
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the wait for acknowledgements looks whether every broker is down.
+const HEALTH_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 /// How long to wait for a database connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Events claimed by a worker's first batch (at most `--batch-size`).
@@ -42,6 +43,10 @@ struct Counters {
     broker_failures: u32,
     /// All broker-level failures of the run.
     broker_failures_total: u64,
+    /// Failed deliveries by librdkafka error code name (reported once, in the summary).
+    failures: BTreeMap<String, u64>,
+    /// A configuration error (authentication or authorization) seen by a batch.
+    config_error: Option<String>,
 }
 
 impl Counters {
@@ -54,6 +59,20 @@ impl Counters {
         self.dead_lettered += other.dead_lettered;
         self.broker_failures = self.broker_failures.max(other.broker_failures);
         self.broker_failures_total += other.broker_failures_total;
+        for (code, count) in &other.failures {
+            *self.failures.entry(code.clone()).or_default() += count;
+        }
+        if self.config_error.is_none() {
+            self.config_error.clone_from(&other.config_error);
+        }
+    }
+
+    /// Counts a failed delivery under its librdkafka error code.
+    fn failed(&mut self, error: &KafkaError) {
+        let code = error
+            .rdkafka_error_code()
+            .map_or_else(|| "Canceled".to_owned(), |code| format!("{code:?}"));
+        *self.failures.entry(code).or_default() += 1;
     }
 
     fn broker_failure(&mut self) {
@@ -139,10 +158,27 @@ pub async fn run(args: &RunArgs, stop: watch::Receiver<bool>) -> RunSummary {
     };
     let mut counters = Counters::default();
     let mut conn = None;
-    let (outcome, reason) = match drive(args, &limits, &mut counters, &mut conn).await {
-        Stop::Outcome(outcome) => (outcome, None),
-        Stop::Failed(outcome, reason) => (outcome, Some(reason)),
-    };
+    let mut client_errors = BTreeMap::new();
+    let (outcome, reason) =
+        match drive(args, &limits, &mut counters, &mut conn, &mut client_errors).await {
+            Stop::Outcome(outcome) => (outcome, None),
+            Stop::Failed(outcome, reason) => (outcome, Some(reason)),
+        };
+    // One line for the run's troubles, however many events or reconnects they touched.
+    if let Some(reason) = &reason {
+        tracing::error!(
+            outcome = ?outcome,
+            delivery_failures = ?counters.failures,
+            client_errors = ?client_errors,
+            "{reason}"
+        );
+    } else if !counters.failures.is_empty() || !client_errors.is_empty() {
+        tracing::warn!(
+            delivery_failures = ?counters.failures,
+            client_errors = ?client_errors,
+            "kafka failures during the run"
+        );
+    }
     let backlog = match conn.as_mut() {
         Some(conn) if outcome != Outcome::DatabaseUnavailable => queue::backlog(conn).await.ok(),
         _ => None,
@@ -160,6 +196,7 @@ pub async fn run(args: &RunArgs, stop: watch::Receiver<bool>) -> RunSummary {
         outcome,
         exit_code: outcome.exit_code(),
         reason,
+        failures: counters.failures,
     }
 }
 
@@ -168,6 +205,7 @@ async fn drive(
     limits: &Limits,
     counters: &mut Counters,
     slot: &mut Option<AsyncPgConnection>,
+    client_errors: &mut BTreeMap<String, u64>,
 ) -> Stop {
     if let Err(reason) = kafka::check_overrides(&args.kafka) {
         return Stop::Failed(Outcome::ConfigError, reason);
@@ -202,7 +240,7 @@ async fn drive(
     };
     // The topics are ensured in the background while the first batch is claimed; every batch
     // awaits them before producing (cold start = process start to first claim).
-    let topics = topics_ready(args, context, &producer);
+    let topics = topics_ready(args, limits, context.clone(), &producer);
     let connecting = (0..args.workers).map(|_| connect(&url, args));
     let conns: Result<Vec<_>, String> = futures::future::join_all(connecting)
         .await
@@ -212,10 +250,31 @@ async fn drive(
         Ok(conns) => conns,
         Err(reason) => return Stop::Failed(Outcome::DatabaseUnavailable, reason),
     };
+    if let Some(first) = conns.first_mut() {
+        match crate::database::pending_migrations(first).await {
+            Ok(pending) if pending.is_empty() => {}
+            Ok(pending) => {
+                return Stop::Failed(
+                    Outcome::DatabaseUnavailable,
+                    crate::database::not_migrated(&pending),
+                );
+            }
+            Err(error) => return Stop::from(error),
+        }
+    }
     let coordination = Coordination::default();
-    let workers = conns
-        .iter_mut()
-        .map(|conn| work(conn, &producer, args, limits, &topics, &coordination));
+    let health = context.health();
+    let workers = conns.iter_mut().map(|conn| {
+        work(
+            conn,
+            &producer,
+            args,
+            limits,
+            &topics,
+            &coordination,
+            health,
+        )
+    });
     let mut result = None;
     for (stop, worker_counters) in futures::future::join_all(workers).await {
         counters.add(&worker_counters);
@@ -230,11 +289,15 @@ async fn drive(
     *slot = conns.into_iter().next();
     // Every record was awaited by its worker; this only drains librdkafka's internal queue.
     let _ = producer.flush(Duration::from_millis(100));
+    *client_errors = health.errors();
+    if let Some(reason) = counters.config_error.take() {
+        return Stop::Failed(Outcome::ConfigError, reason);
+    }
     match result.unwrap_or(Stop::Outcome(Outcome::Drained)) {
         // An empty outbox still needs a reachable Kafka for a clean exit (§6.7).
         Stop::Outcome(Outcome::Drained) => match topics.await {
             Ok(()) => Stop::Outcome(Outcome::Drained),
-            Err(reason) => Stop::Failed(Outcome::KafkaUnavailable, reason),
+            Err((outcome, reason)) => Stop::Failed(outcome, reason),
         },
         // §6.7: exit 0 only for a deadline reached with progress.
         Stop::Outcome(Outcome::Deadline)
@@ -255,30 +318,32 @@ async fn drive(
 }
 
 /// The topics check, started at once in the background and awaited by every batch before it
-/// produces; `Err` is the reason Kafka is unavailable.
-type TopicsReady = futures::future::Shared<futures::future::BoxFuture<'static, Result<(), String>>>;
+/// produces; `Err` is the outcome and reason the run ends with.
+type TopicsReady =
+    futures::future::Shared<futures::future::BoxFuture<'static, Result<(), kafka::TopicsError>>>;
 
+/// Starts the topics check. It counts against the run's budget: it may take `--kafka-timeout`,
+/// and never longer than the deadline plus `--flush-timeout`.
 fn topics_ready(
     args: &RunArgs,
+    limits: &Limits,
     context: kafka::RelayContext,
     producer: &kafka::RelayProducer,
 ) -> TopicsReady {
     use futures::FutureExt;
-    let startup_timeout = STARTUP_TIMEOUT.min(args.message_timeout);
+    let budget = limits
+        .deadline
+        .saturating_duration_since(Instant::now())
+        .saturating_add(limits.flush_timeout);
+    let timeout = args.kafka_timeout.min(budget).max(Duration::from_millis(1));
     let args = args.clone();
     let producer = producer.clone();
-    let check = tokio::spawn(async move {
-        if args.create_topics {
-            kafka::ensure_topics(&args, context, startup_timeout).await
-        } else {
-            kafka::check_topics(&producer, &args, startup_timeout).await
-        }
-    });
+    let check =
+        tokio::spawn(async move { kafka::ensure_topics(&producer, &args, context, timeout).await });
     async move {
         match check.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => Err(format!("kafka unavailable: {error}")),
-            Err(error) => Err(format!("kafka unavailable: {error}")),
+            Ok(result) => result,
+            Err(error) => Err((Outcome::Error, format!("topics check failed: {error}"))),
         }
     }
     .boxed()
@@ -305,6 +370,7 @@ async fn work(
     limits: &Limits,
     topics: &TopicsReady,
     coordination: &Coordination,
+    health: &kafka::ClientHealth,
 ) -> (Option<Stop>, Counters) {
     let mut counters = Counters::default();
     let stop = loop {
@@ -317,7 +383,7 @@ async fn work(
         coordination.busy.fetch_add(1, Ordering::AcqRel);
         let batch = conn
             .transaction::<_, Stop, _>(async |conn| {
-                relay_batch(conn, producer, args, limits, topics, &mut counters).await
+                relay_batch(conn, producer, args, limits, topics, health, &mut counters).await
             })
             .await;
         let done = coordination.batch_done.notified();
@@ -426,6 +492,7 @@ async fn relay_batch(
     args: &RunArgs,
     limits: &Limits,
     topics: &TopicsReady,
+    health: &kafka::ClientHealth,
     counters: &mut Counters,
 ) -> Result<Option<Stop>, Stop> {
     let batch_started = Instant::now();
@@ -449,9 +516,9 @@ async fn relay_batch(
     if rows.is_empty() {
         return Ok(Some(Stop::Outcome(Outcome::Drained)));
     }
-    if let Err(reason) = topics.clone().await {
+    if let Err((outcome, reason)) = topics.clone().await {
         // Rolls the claim back: nothing was produced, no attempt is charged.
-        return Err(Stop::Failed(Outcome::KafkaUnavailable, reason));
+        return Err(Stop::Failed(outcome, reason));
     }
     counters.claimed += rows.len() as u64;
     let max_bytes = usize::try_from(args.max_message_bytes).unwrap_or(usize::MAX);
@@ -512,6 +579,7 @@ async fn relay_batch(
                     attempts: row.attempts,
                     size: value.len(),
                 }),
+                Failure::Config => counters.config_error = Some(kafka::config_reason(&error)),
                 // Never queued: the row stays pending, no attempt charged.
                 Failure::Broker | Failure::Transient => counters.broker_failure(),
             },
@@ -523,13 +591,21 @@ async fn relay_batch(
     let mut published = Vec::with_capacity(rows.len());
     let mut reported = vec![false; rows.len()];
     let waited = in_flight.len();
+    // Set when every broker stayed down for --kafka-timeout while acknowledgements were due.
+    let mut brokers_lost = false;
     {
         let flush_expired = limits.flush_expired();
         tokio::pin!(flush_expired);
+        let lost = brokers_down(health, args.kafka_timeout);
+        tokio::pin!(lost);
         loop {
             let (index, report) = tokio::select! {
                 next = in_flight.next() => match next { Some(next) => next, None => break },
                 () = &mut flush_expired => break,
+                () = &mut lost => {
+                    brokers_lost = true;
+                    break;
+                }
             };
             let (Some(row), Some(done)) = (rows.get(index), reported.get_mut(index)) else {
                 continue;
@@ -539,16 +615,23 @@ async fn relay_batch(
                 Ok(Ok(_)) => {
                     published.push(row.sequence);
                     counters.broker_failures = 0;
+                    health.acknowledged();
                     continue;
                 }
                 Ok(Err((error, _))) => error,
                 Err(_canceled) => KafkaError::Canceled,
             };
-            tracing::warn!(event.id = %row.event_id, payment.id = %row.aggregate_id, error = %error, "delivery failed");
+            // Counted, not logged: the run reports its failures once, by error code.
+            tracing::debug!(event.id = %row.event_id, payment.id = %row.aggregate_id, error = %error, "delivery failed");
+            counters.failed(&error);
             let attempts = row.attempts.saturating_add(1);
             let size = values.get(index).map_or(0, Vec::len);
             match kafka::classify(&error) {
                 Failure::Broker => counters.broker_failure(),
+                Failure::Config => {
+                    counters.broker_failure();
+                    counters.config_error = Some(kafka::config_reason(&error));
+                }
                 Failure::Permanent(class) => {
                     poison.push(Poison {
                         row,
@@ -614,6 +697,15 @@ async fn relay_batch(
     dead_letter_all(conn, producer, args, limits, counters, poison).await?;
 
     let unacknowledged = unacknowledged.len();
+    if brokers_lost {
+        return Ok(Some(Stop::Failed(
+            Outcome::KafkaUnavailable,
+            format!(
+                "every broker down for --kafka-timeout ({} ms); {unacknowledged} event(s) in flight stay pending",
+                args.kafka_timeout.as_millis()
+            ),
+        )));
+    }
     if unacknowledged > 0 {
         return Ok(Some(Stop::Failed(
             Outcome::KafkaUnavailable,
@@ -621,6 +713,9 @@ async fn relay_batch(
                 "{unacknowledged} event(s) not acknowledged within --flush-timeout; they stay pending"
             ),
         )));
+    }
+    if let Some(reason) = &counters.config_error {
+        return Ok(Some(Stop::Failed(Outcome::ConfigError, reason.clone())));
     }
     if counters.broker_failures >= args.breaker_threshold {
         return Ok(Some(Stop::Failed(
@@ -632,6 +727,17 @@ async fn relay_batch(
         )));
     }
     Ok(None)
+}
+
+/// Resolves once every broker has been down for `timeout` (librdkafka's `AllBrokersDown`, not
+/// cleared by an acknowledgement since).
+async fn brokers_down(health: &kafka::ClientHealth, timeout: Duration) {
+    loop {
+        tokio::time::sleep(HEALTH_CHECK_INTERVAL).await;
+        if health.all_down_for().is_some_and(|down| down >= timeout) {
+            return;
+        }
+    }
 }
 
 /// A DLQ delivery tagged with its poison index and whether it was the reference form.
@@ -690,7 +796,8 @@ async fn dead_letter_all(
         match send(item, reference) {
             Ok(delivery) => in_flight.push(awaiting(index, reference, delivery)),
             Err(error) => {
-                tracing::warn!(event.id = %item.row.event_id, %error, "dead-letter record not queued");
+                tracing::debug!(event.id = %item.row.event_id, %error, "dead-letter record not queued");
+                counters.failed(&error);
                 counters.broker_failure();
             }
         }
@@ -709,7 +816,8 @@ async fn dead_letter_all(
         let error = match report {
             Ok(Ok(_)) => {
                 tracing::warn!(event.id = %item.row.event_id, payment.id = %item.row.aggregate_id, error.class = item.class.as_str(), "dead-lettered");
-                queue::mark_dead(conn, item.row.sequence, item.attempts, &item.message).await?;
+                let reason = format!("{}: {}", item.class.as_str(), item.message);
+                queue::mark_dead(conn, item.row.sequence, item.attempts, &reason).await?;
                 counters.dead_lettered += 1;
                 if let Some(flag) = dead.get_mut(index) {
                     *flag = true;
@@ -725,7 +833,8 @@ async fn dead_letter_all(
                 Err(_) => counters.broker_failure(),
             },
             _ => {
-                tracing::warn!(event.id = %item.row.event_id, %error, "dead-letter delivery failed");
+                tracing::debug!(event.id = %item.row.event_id, %error, "dead-letter delivery failed");
+                counters.failed(&error);
                 counters.broker_failure();
             }
         }

@@ -10,7 +10,9 @@
 
 mod harness;
 
+mod budgets;
 mod cases;
+mod cli;
 mod concurrency;
 mod failures;
 mod operations;
