@@ -67,17 +67,25 @@ drop_test_databases() {
         while read -r db; do dropdb -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" --if-exists "$db" || true; done
 }
 
+# Exports TANSU (the broker binary), installing tansu 0.6.0 into the cache when missing.
+ensure_tansu() {
+    TANSU="$PAYMENT_SERVICE_CACHE/tansu/bin/tansu"
+    if [ ! -x "$TANSU" ]; then
+        log "installing tansu 0.6.0 with in-memory storage (once; about 25 minutes on 2 cores)"
+        cargo install --locked tansu --version 0.6.0 --features dynostore --root "$PAYMENT_SERVICE_CACHE/tansu"
+    fi
+    export TANSU
+}
+
 # Exports KAFKA_BROKERS. When it is unset, makes sure a local Kafka-protocol broker runs:
 # tansu 0.6.0 from crates.io (in-memory storage) on 127.0.0.1:$TANSU_PORT, installed into the
 # cache on first use (a long build: about 25 minutes on 2 cores). A broker this function starts
 # is stopped by stop_started_services.
 ensure_broker() {
     if [ -n "${KAFKA_BROKERS:-}" ]; then return 0; fi
-    local tansu="$PAYMENT_SERVICE_CACHE/tansu/bin/tansu" port=${TANSU_PORT:-19092}
-    if [ ! -x "$tansu" ]; then
-        log "installing tansu 0.6.0 with in-memory storage (once; about 25 minutes on 2 cores)"
-        cargo install --locked tansu --version 0.6.0 --features dynostore --root "$PAYMENT_SERVICE_CACHE/tansu"
-    fi
+    local port=${TANSU_PORT:-19092}
+    ensure_tansu
+    local tansu=$TANSU
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
         log "starting tansu on 127.0.0.1:$port"
         "$tansu" broker --storage-engine memory://tansu/ \
