@@ -295,13 +295,30 @@ pub struct RunArgs {
     /// Partitions of the topics when the relay creates them.
     #[arg(long, env = "RELAY_TOPIC_PARTITIONS", default_value_t = 6, value_parser = clap::value_parser!(i32).range(1..=10_000))]
     pub topic_partitions: i32,
-    /// Replication factor of the topics when the relay creates them.
-    #[arg(long, env = "RELAY_TOPIC_REPLICATION", default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=100))]
-    pub topic_replication: i32,
+    /// Replication factor of the topics when the relay creates them; by default min(3,
+    /// brokers), with `min.insync.replicas=2` from 3 replicas on.
+    #[arg(long, env = "RELAY_TOPIC_REPLICATION", value_parser = clap::value_parser!(i32).range(1..=100))]
+    pub topic_replication: Option<i32>,
+    /// Accept a single copy of each record on a cluster of several brokers (created with
+    /// `--topic-replication 1`, or found so). Without it the relay refuses such topics (exit 2):
+    /// with acks=all, one replica is still one disk.
+    #[arg(long, env = "RELAY_ALLOW_SINGLE_REPLICA", default_value_t = false, action = clap::ArgAction::Set)]
+    pub allow_single_replica: bool,
     /// Create the topics when missing (needs the CreateTopics permission). With `false` the
-    /// relay only checks, through metadata, that they exist.
+    /// relay only checks, through metadata, that they exist: the production path, where
+    /// terraform or the platform team creates the topics.
     #[arg(long, env = "RELAY_CREATE_TOPICS", default_value_t = true, action = clap::ArgAction::Set)]
     pub create_topics: bool,
+    /// librdkafka `partitioner`: `murmur2_random` puts a key on the partition Java clients and
+    /// Kafka Streams compute (murmur2 of the key), so every producer of the topic agrees.
+    #[arg(long, env = "KAFKA_PARTITIONER", default_value = "murmur2_random",
+          value_parser = ["murmur2_random", "murmur2", "consistent_random", "consistent", "fnv1a_random", "fnv1a", "random"])]
+    pub kafka_partitioner: String,
+    /// librdkafka `message.send.max.retries`: how often librdkafka resends a record the broker
+    /// refused with a retriable error before reporting that error, which then charges the
+    /// event an attempt with persisted backoff.
+    #[arg(long, env = "RELAY_KAFKA_RETRIES", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub kafka_retries: u32,
     /// Batches relayed at once, each on its own database connection (claiming while another
     /// batch waits for its acknowledgements). Per-payment order holds for any value: a payment's
     /// next event is claimable only after its head is committed as published.

@@ -186,6 +186,8 @@ pub fn producer(args: &RunArgs, context: RelayContext) -> Result<RelayProducer, 
         .set("compression.type", &args.kafka.kafka_compression)
         .set("linger.ms", "5")
         .set("message.timeout.ms", millis(args.message_timeout))
+        .set("partitioner", &args.kafka_partitioner)
+        .set("message.send.max.retries", args.kafka_retries.to_string())
         .set(
             "message.max.bytes",
             (args.max_message_bytes + 64 * 1024).to_string(),
@@ -206,21 +208,49 @@ pub type TopicsError = (crate::summary::Outcome, String);
 
 /// What cluster metadata says about one topic.
 enum TopicState {
-    /// It exists (possibly still electing leaders).
-    Exists,
+    /// It exists (possibly still electing leaders), with this many replicas per partition
+    /// (the fewest of any partition).
+    Exists(usize),
     /// The cluster does not know it.
     Missing,
+}
+
+/// The replication factor and `min.insync.replicas` the relay gives a topic it creates on a
+/// cluster of `brokers`: `--topic-replication`, else min(3, brokers); `min.insync.replicas` 2
+/// from 3 replicas on, so acks=all means two copies and one broker may be down.
+///
+/// # Errors
+/// The reason, when the result would be one replica on several brokers and
+/// `--allow-single-replica` is off.
+pub fn durability(args: &RunArgs, brokers: usize) -> Result<(i32, Option<i32>), String> {
+    let available = i32::try_from(brokers).unwrap_or(i32::MAX).max(1);
+    let replication = args.topic_replication.unwrap_or(available.min(3));
+    if replication == 1 && brokers > 1 && !args.allow_single_replica {
+        return Err(single_replica(brokers, "would be created with"));
+    }
+    let min_insync = (replication >= 3).then_some(2);
+    Ok((replication, min_insync))
+}
+
+fn single_replica(brokers: usize, how: &str) -> String {
+    format!(
+        "a topic {how} replication factor 1 on a cluster of {brokers} brokers: one copy of each \
+         record even with acks=all; use --topic-replication (RELAY_TOPIC_REPLICATION) of 2 or \
+         more, or set RELAY_ALLOW_SINGLE_REPLICA=true to accept it"
+    )
 }
 
 /// Makes sure the events and DLQ topics exist, within `timeout` in all: one metadata request
 /// per topic on the producer's own connection (which the first produce needs anyway), and a
 /// CreateTopics request only for a missing topic when `--create-topics` is on. Topics that
 /// exist cost no admin request, so a run against known topics starts producing after one
-/// round trip.
+/// round trip. Topics are created durable (see [`durability`]); an existing topic with one
+/// replica on a multi-broker cluster is refused unless `--allow-single-replica`.
 ///
 /// # Errors
 /// `KafkaUnavailable` when the cluster does not answer in time; `ConfigError` when a topic is
-/// missing and may not be created, or the credentials may not describe or create it.
+/// missing and may not be created, is not durable, or the credentials may not describe or
+/// create it.
 pub async fn ensure_topics(
     producer: &RelayProducer,
     args: &RunArgs,
@@ -234,23 +264,43 @@ pub async fn ensure_topics(
         let producer = producer.clone();
         tokio::task::spawn_blocking(move || {
             let metadata = producer.client().fetch_metadata(Some(&topic), timeout)?;
+            let brokers = metadata.brokers().len();
             let state = match metadata.topics().iter().find(|t| t.name() == topic) {
                 None => TopicState::Missing,
                 Some(found) => match found.error().map(RDKafkaErrorCode::from) {
                     None if found.partitions().is_empty() => TopicState::Missing,
-                    None | Some(RDKafkaErrorCode::LeaderNotAvailable) => TopicState::Exists,
+                    None | Some(RDKafkaErrorCode::LeaderNotAvailable) => TopicState::Exists(
+                        found
+                            .partitions()
+                            .iter()
+                            .map(|p| p.replicas().len())
+                            .min()
+                            .unwrap_or(0),
+                    ),
                     Some(RDKafkaErrorCode::UnknownTopicOrPartition) => TopicState::Missing,
                     Some(code) => return Err(KafkaError::MetadataFetch(code)),
                 },
             };
-            Ok((topic, state))
+            Ok((topic, state, brokers))
         })
     });
     let mut missing = Vec::new();
+    let mut brokers = 0;
     for lookup in futures::future::join_all(lookups).await {
         match lookup {
-            Ok(Ok((_, TopicState::Exists))) => {}
-            Ok(Ok((topic, TopicState::Missing))) => missing.push(topic),
+            Ok(Ok((topic, state, seen))) => {
+                brokers = brokers.max(seen);
+                match state {
+                    TopicState::Exists(1) if seen > 1 && !args.allow_single_replica => {
+                        return Err((
+                            Outcome::ConfigError,
+                            format!("{topic}: {}", single_replica(seen, "exists with")),
+                        ));
+                    }
+                    TopicState::Exists(_) => {}
+                    TopicState::Missing => missing.push(topic),
+                }
+            }
             Ok(Err(error)) => return Err(topic_failure(&error)),
             Err(_) => return Err((Outcome::Error, "topic metadata lookup panicked".to_owned())),
         }
@@ -269,10 +319,18 @@ pub async fn ensure_topics(
             ),
         ));
     }
+    let (replication, min_insync) =
+        durability(args, brokers).map_err(|reason| (Outcome::ConfigError, reason))?;
     let remaining = until.saturating_duration_since(Instant::now());
-    create_topics(args, context, &missing, remaining)
-        .await
-        .map_err(|error| topic_failure(&error))
+    create_topics(
+        args,
+        context,
+        &missing,
+        (replication, min_insync),
+        remaining,
+    )
+    .await
+    .map_err(|error| topic_failure(&error))
 }
 
 /// The outcome of a failed topic lookup or creation.
@@ -287,23 +345,30 @@ fn topic_failure(error: &KafkaError) -> TopicsError {
     }
 }
 
-/// Creates `topics` with `--topic-partitions` partitions.
+/// Creates `topics` with `--topic-partitions` partitions and the given replication factor and
+/// `min.insync.replicas`.
 async fn create_topics(
     args: &RunArgs,
     context: RelayContext,
     topics: &[String],
+    (replication, min_insync): (i32, Option<i32>),
     timeout: Duration,
 ) -> Result<(), KafkaError> {
     let admin: AdminClient<RelayContext> =
         client_config(&args.kafka).create_with_context(context)?;
+    let min_insync = min_insync.map(|n| n.to_string());
     let new: Vec<NewTopic<'_>> = topics
         .iter()
         .map(|name| {
-            NewTopic::new(
+            let topic = NewTopic::new(
                 name,
                 args.topic_partitions,
-                TopicReplication::Fixed(args.topic_replication),
-            )
+                TopicReplication::Fixed(replication),
+            );
+            match &min_insync {
+                Some(n) => topic.set("min.insync.replicas", n),
+                None => topic,
+            }
         })
         .collect();
     let options = AdminOptions::new()
@@ -312,7 +377,13 @@ async fn create_topics(
     let results = admin.create_topics(&new, &options).await?;
     for result in results {
         match result {
-            Ok(topic) => tracing::info!(topic, partitions = args.topic_partitions, "created topic"),
+            Ok(topic) => tracing::info!(
+                topic,
+                partitions = args.topic_partitions,
+                replication,
+                min_insync_replicas = min_insync.as_deref().unwrap_or("broker default"),
+                "created topic"
+            ),
             Err((topic, RDKafkaErrorCode::TopicAlreadyExists)) => {
                 tracing::info!(topic, "topic exists")
             }
@@ -320,6 +391,31 @@ async fn create_topics(
         }
     }
     Ok(())
+}
+
+/// The leader of each partition of `topic` (-1 when it has none), from fresh metadata.
+///
+/// # Errors
+/// When the cluster does not answer within `timeout`.
+pub async fn partition_leaders(
+    producer: &RelayProducer,
+    topic: &str,
+    timeout: Duration,
+) -> Result<std::collections::HashMap<i32, i32>, KafkaError> {
+    let producer = producer.clone();
+    let topic = topic.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let metadata = producer.client().fetch_metadata(Some(&topic), timeout)?;
+        Ok(metadata
+            .topics()
+            .iter()
+            .filter(|t| t.name() == topic)
+            .flat_map(|t| t.partitions())
+            .map(|p| (p.id(), if p.error().is_some() { -1 } else { p.leader() }))
+            .collect())
+    })
+    .await
+    .map_err(|_| KafkaError::Canceled)?
 }
 
 /// The reason of an authentication or authorization failure, naming the settings involved.
@@ -331,20 +427,34 @@ pub fn config_reason(error: &KafkaError) -> String {
     )
 }
 
-/// How a failed delivery counts.
+/// How a failed delivery (or a refused send) counts, by its librdkafka error code. The table
+/// and the reasons are in ARCHITECTURE.md, "Kafka failure classes"; [`crate::batch`] turns each
+/// class into the event's fate in one match arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {
-    /// Not the event's fault (cluster unreachable, not serving, misconfigured, or an error we
-    /// cannot attribute to one record): no attempt is charged; enough of these in a row open
-    /// the circuit breaker, so an incident ends runs with exit 3 instead of dead-lettering.
+    /// The broker answered for this record's partition with a retriable error (not enough
+    /// in-sync replicas, not the leader, storage error, …) after librdkafka's own
+    /// `--kafka-retries` retries: charge this event an attempt with persisted backoff; the rest
+    /// of the batch proceeds; dead-letter it after `--max-attempts`.
+    Record,
+    /// No answer within `--message-timeout`: the record's own failure when its partition's
+    /// leader is up (the cluster served the batch, or metadata names a leader), broker-wide
+    /// otherwise.
+    TimedOut,
+    /// Not the event's fault (no broker reachable, transport failure, an error we cannot
+    /// attribute to one record): no attempt is charged; enough of these in a row open the
+    /// circuit breaker, so an incident ends runs with exit 3 instead of dead-lettering.
     Broker,
-    /// The record will never be accepted as it is: dead-letter it.
-    Permanent(DeadClass),
-    /// This record failed for a reason of its own that may pass later: retry with backoff,
-    /// dead-letter after `--max-attempts`.
-    Transient,
+    /// The idempotent producer is in a fatal state (sequence desynchronised, producer id or
+    /// epoch refused, queue purged): end the run with the events pending (exit 3); the next run
+    /// starts a fresh producer.
+    Fatal,
+    /// librdkafka's local queue is full: back-pressure; wait for deliveries and send again.
+    QueueFull,
     /// Authentication or authorization refused: a configuration error (exit 2).
     Config,
+    /// The record will never be accepted as it is: dead-letter it.
+    Permanent(DeadClass),
 }
 
 /// Why the broker refused a record for good.
@@ -356,25 +466,54 @@ pub enum DeadClass {
     Rejected,
 }
 
-/// Classifies a delivery error (librdkafka has already retried what it can retry). Unknown
-/// codes count as broker-level: an unexplained failure must not spend attempts.
+/// Classifies a delivery or send error by its librdkafka error code (never its text).
+/// Unknown codes count as broker-level: an unexplained failure must not spend attempts.
 pub fn classify(error: &KafkaError) -> Failure {
     use RDKafkaErrorCode as C;
-    match error.rdkafka_error_code() {
-        Some(C::MessageSizeTooLarge | C::InvalidMessageSize | C::MessageBatchTooLarge) => {
+    let Some(code) = error.rdkafka_error_code() else {
+        // `Canceled` (the producer went away) and client-side errors without a code.
+        return Failure::Broker;
+    };
+    match code {
+        C::MessageSizeTooLarge | C::InvalidMessageSize | C::MessageBatchTooLarge => {
             Failure::Permanent(DeadClass::TooLarge)
         }
-        Some(C::InvalidRecord | C::InvalidMessage | C::PolicyViolation) => {
-            Failure::Permanent(DeadClass::Rejected)
-        }
-        Some(C::InvalidTimestamp) => Failure::Transient,
-        Some(
-            C::Authentication
-            | C::SaslAuthenticationFailed
-            | C::TopicAuthorizationFailed
-            | C::ClusterAuthorizationFailed
-            | C::TransactionalIdAuthorizationFailed,
-        ) => Failure::Config,
+        C::InvalidRecord
+        | C::PolicyViolation
+        | C::UnsupportedForMessageFormat
+        | C::InvalidRequiredAcks
+        | C::BadMessage => Failure::Permanent(DeadClass::Rejected),
+        C::NotEnoughReplicas
+        | C::NotEnoughReplicasAfterAppend
+        | C::RequestTimedOut
+        | C::NotLeaderForPartition
+        | C::LeaderNotAvailable
+        | C::FencedLeaderEpoch
+        | C::UnknownLeaderEpoch
+        | C::KafkaStorageError
+        | C::NetworkException
+        | C::InvalidMessage
+        | C::InvalidTimestamp
+        | C::UnknownTopicOrPartition
+        | C::ThrottlingQuotaExceeded => Failure::Record,
+        C::MessageTimedOut | C::TimedOutQueue => Failure::TimedOut,
+        C::Fatal
+        | C::OutOfOrderSequenceNumber
+        | C::InvalidProducerEpoch
+        | C::UnknownProducerId
+        | C::InvalidProducerIdMapping
+        | C::ProducerFenced
+        | C::PurgeQueue
+        | C::PurgeInflight => Failure::Fatal,
+        C::QueueFull => Failure::QueueFull,
+        C::Authentication
+        | C::SaslAuthenticationFailed
+        | C::UnsupportedSASLMechanism
+        | C::IllegalSASLState
+        | C::SSL
+        | C::TopicAuthorizationFailed
+        | C::ClusterAuthorizationFailed
+        | C::TransactionalIdAuthorizationFailed => Failure::Config,
         _ => Failure::Broker,
     }
 }
@@ -439,30 +578,35 @@ pub fn event_headers(
 mod tests {
     use super::*;
 
+    fn class(code: RDKafkaErrorCode) -> Failure {
+        classify(&KafkaError::MessageProduction(code))
+    }
+
     #[test]
-    fn outages_are_not_event_failures() {
-        let timeout = KafkaError::MessageProduction(RDKafkaErrorCode::MessageTimedOut);
-        assert_eq!(classify(&timeout), Failure::Broker);
-        let too_large = KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge);
-        assert_eq!(
-            classify(&too_large),
-            Failure::Permanent(DeadClass::TooLarge)
-        );
-        for unexplained in [
-            RDKafkaErrorCode::OutOfOrderSequenceNumber,
-            RDKafkaErrorCode::KafkaStorageError,
+    fn each_code_has_its_class() {
+        use RDKafkaErrorCode as C;
+        for (code, expected) in [
+            (C::NotEnoughReplicas, Failure::Record),
+            (C::NotEnoughReplicasAfterAppend, Failure::Record),
+            (C::NotLeaderForPartition, Failure::Record),
+            (C::KafkaStorageError, Failure::Record),
+            (C::MessageTimedOut, Failure::TimedOut),
+            (C::AllBrokersDown, Failure::Broker),
+            (C::BrokerTransportFailure, Failure::Broker),
+            (C::OutOfOrderSequenceNumber, Failure::Fatal),
+            (C::Fatal, Failure::Fatal),
+            (C::PurgeQueue, Failure::Fatal),
+            (C::QueueFull, Failure::QueueFull),
+            (C::SaslAuthenticationFailed, Failure::Config),
+            (C::TopicAuthorizationFailed, Failure::Config),
+            (
+                C::MessageSizeTooLarge,
+                Failure::Permanent(DeadClass::TooLarge),
+            ),
+            (C::InvalidRecord, Failure::Permanent(DeadClass::Rejected)),
         ] {
-            assert_eq!(
-                classify(&KafkaError::MessageProduction(unexplained)),
-                Failure::Broker
-            );
+            assert_eq!(class(code), expected, "{code:?}");
         }
         assert_eq!(classify(&KafkaError::Canceled), Failure::Broker);
-        assert_eq!(
-            classify(&KafkaError::MessageProduction(
-                RDKafkaErrorCode::InvalidTimestamp
-            )),
-            Failure::Transient
-        );
     }
 }

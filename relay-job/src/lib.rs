@@ -10,6 +10,7 @@
 //! `payment-events`, never on `payment-api`.
 
 pub mod backoff;
+pub mod batch;
 pub mod cli;
 pub mod config;
 pub mod database;

@@ -100,7 +100,9 @@ async fn a_broker_lost_mid_run_ends_the_run_with_one_summary_of_the_failures() {
     cluster
         .create_topic(&outbox.events_topic, PARTITIONS, 1)
         .unwrap();
-    cluster.create_topic(&outbox.dlq_topic, PARTITIONS, 1).unwrap();
+    cluster
+        .create_topic(&outbox.dlq_topic, PARTITIONS, 1)
+        .unwrap();
     let relay = outbox
         .relay_command(&[
             "--create-topics",
@@ -135,7 +137,10 @@ async fn a_broker_lost_mid_run_ends_the_run_with_one_summary_of_the_failures() {
         "{summary}"
     );
     assert!(
-        summary["reason"].as_str().unwrap().contains("every broker down"),
+        summary["reason"]
+            .as_str()
+            .unwrap()
+            .contains("every broker down"),
         "{summary}"
     );
     // Ended by --kafka-timeout, long before --message-timeout would fail the records.
@@ -146,7 +151,10 @@ async fn a_broker_lost_mid_run_ends_the_run_with_one_summary_of_the_failures() {
     let lines = log_lines(&output);
     assert!(lines.len() <= 2, "no line per event: {lines:#?}");
     assert!(
-        crate::operations::attempts(&outbox).await.iter().all(|a| *a == 0),
+        crate::operations::attempts(&outbox)
+            .await
+            .iter()
+            .all(|a| *a == 0),
         "no attempt charged"
     );
     assert_eq!(

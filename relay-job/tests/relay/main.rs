@@ -15,4 +15,6 @@ mod cases;
 mod cli;
 mod concurrency;
 mod failures;
+mod kafka_failures;
+mod mock;
 mod operations;
