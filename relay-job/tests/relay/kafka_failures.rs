@@ -291,3 +291,41 @@ async fn a_full_local_queue_is_back_pressure_not_an_outage() {
     assert_eq!(summary["published"], 300);
     assert!(summary.get("failures").is_none(), "{summary}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn k13_every_key_lands_on_the_partition_java_computes() {
+    // The known case: a Java producer puts this key on partition 4 of 6.
+    assert_eq!(java_partition("01a22b83-3f93-7700-b9d0-072dbf0a4d10", 6), 4);
+    let outbox = Outbox::new().await;
+    let payments = outbox.bulk(600, 1).await;
+    let cluster = Cluster::new(1);
+    cluster
+        .mock()
+        .create_topic(&outbox.events_topic, 6, 1)
+        .unwrap();
+    cluster
+        .mock()
+        .create_topic(&outbox.dlq_topic, 6, 1)
+        .unwrap();
+    let brokers = cluster.bootstrap_servers();
+    let (code, summary) = run_against(&outbox, &brokers, &[]);
+    assert_eq!(
+        (code, summary["published"].as_u64()),
+        (0, Some(600)),
+        "{summary}"
+    );
+    let records = read_from(&brokers, &outbox.events_topic, 6, 600);
+    assert_eq!(records.len(), 600);
+    let mut used = HashSet::new();
+    for record in &records {
+        assert_eq!(
+            record.partition,
+            java_partition(&record.key, 6),
+            "key {}",
+            record.key
+        );
+        used.insert(record.partition);
+    }
+    assert_eq!(used.len(), 6, "keys spread over every partition");
+    assert_eq!(payments.len(), 600);
+}
