@@ -289,6 +289,7 @@ async fn produce(
             .key(&key)
             .payload(value.as_slice())
             .headers(kafka::event_headers(
+                kafka::CLOUDEVENTS_JSON,
                 &event_id,
                 &row.event_type,
                 &sequence,
@@ -594,7 +595,13 @@ async fn dead_letter(
         let key = item.row.aggregate_id.to_string();
         let event_id = item.row.event_id.to_string();
         let sequence = payment_events::format_sequence(item.row.aggregate_version);
-        let headers = kafka::event_headers(&event_id, &item.row.event_type, &sequence, None);
+        let headers = kafka::event_headers(
+            kafka::DEAD_LETTER_JSON,
+            &event_id,
+            &item.row.event_type,
+            &sequence,
+            None,
+        );
         let dlq = FutureRecord::to(&args.dlq_topic)
             .key(&key)
             .payload(&value)

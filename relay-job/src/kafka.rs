@@ -14,8 +14,18 @@ use rdkafka::producer::{FutureProducer, Producer};
 
 use crate::config::{KafkaArgs, RunArgs};
 
-/// Kafka record headers (contract): CloudEvents attributes in the Kafka binding's `ce_` form
-/// plus the W3C trace context.
+/// Kafka record headers (contract). The value is the CloudEvent in the JSON event format and
+/// `content-type` says so: the CloudEvents Kafka protocol binding's structured mode, which every
+/// CloudEvents SDK recognises. `ce_id`, `ce_type` and `ce_sequence` repeat three attributes so
+/// consumers can route, deduplicate and order without parsing the value (an SDK decides the
+/// mode by `content-type` first, so they do not make the record look like binary mode; there is
+/// no `ce_specversion`), and `traceparent` carries the W3C trace context.
+pub const HEADER_CONTENT_TYPE: &str = "content-type";
+/// `content-type` of an event record: structured mode, JSON event format.
+pub const CLOUDEVENTS_JSON: &str = "application/cloudevents+json";
+/// `content-type` of a dead-letter record (`schemas/dead_letter.json`, not a CloudEvent).
+pub const DEAD_LETTER_JSON: &str = "application/json";
+/// CloudEvents id header.
 pub const HEADER_ID: &str = "ce_id";
 /// CloudEvents type header.
 pub const HEADER_TYPE: &str = "ce_type";
@@ -545,14 +555,20 @@ pub fn check_overrides(kafka: &KafkaArgs) -> Result<(), String> {
     }
 }
 
-/// Headers of an event record.
+/// Headers of an event record (`content_type` [`CLOUDEVENTS_JSON`]) or of its dead letter
+/// ([`DEAD_LETTER_JSON`]).
 pub fn event_headers(
+    content_type: &str,
     event_id: &str,
     event_type: &str,
     sequence: &str,
     traceparent: Option<&str>,
 ) -> OwnedHeaders {
-    let headers = OwnedHeaders::new_with_capacity(4)
+    let headers = OwnedHeaders::new_with_capacity(5)
+        .insert(Header {
+            key: HEADER_CONTENT_TYPE,
+            value: Some(content_type),
+        })
         .insert(Header {
             key: HEADER_ID,
             value: Some(event_id),

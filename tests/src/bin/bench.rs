@@ -547,6 +547,7 @@ async fn raw_produce(url: &str, brokers: &str, topic: &str) -> anyhow::Result<Va
             .key(key)
             .payload(value)
             .headers(relay_job::kafka::event_headers(
+                relay_job::kafka::CLOUDEVENTS_JSON,
                 id,
                 event_type,
                 sequence,
