@@ -197,6 +197,9 @@ pub fn producer(args: &RunArgs, context: RelayContext) -> Result<RelayProducer, 
         .set("linger.ms", "5")
         .set("message.timeout.ms", millis(args.message_timeout))
         .set("partitioner", &args.kafka_partitioner)
+        // A metadata request must not create a missing topic with the broker's defaults
+        // (often one replica): the relay creates it durable, or refuses (see `ensure_topics`).
+        .set("allow.auto.create.topics", "false")
         .set("message.send.max.retries", args.kafka_retries.to_string())
         .set(
             "message.max.bytes",
@@ -596,6 +599,33 @@ mod tests {
 
     fn class(code: RDKafkaErrorCode) -> Failure {
         classify(&KafkaError::MessageProduction(code))
+    }
+
+    fn run_args(extra: &[&str]) -> RunArgs {
+        let mut args = vec!["relay-job", "run", "--kafka-brokers", "b:9092"];
+        args.extend_from_slice(extra);
+        match crate::config::Cli::parse_args(args.into_iter().map(Into::into).collect()) {
+            Ok(crate::config::Cli {
+                command: crate::config::Command::Run(run),
+            }) => *run,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn created_topics_are_durable() {
+        let default = run_args(&[]);
+        assert_eq!(durability(&default, 1), Ok((1, None)));
+        assert_eq!(durability(&default, 2), Ok((2, None)));
+        assert_eq!(durability(&default, 3), Ok((3, Some(2))));
+        assert_eq!(durability(&default, 9), Ok((3, Some(2))));
+        let two = run_args(&["--topic-replication", "2"]);
+        assert_eq!(durability(&two, 5), Ok((2, None)));
+        let one = run_args(&["--topic-replication", "1"]);
+        assert!(durability(&one, 3).is_err());
+        assert_eq!(durability(&one, 1), Ok((1, None)));
+        let allowed = run_args(&["--topic-replication", "1", "--allow-single-replica", "true"]);
+        assert_eq!(durability(&allowed, 3), Ok((1, None)));
     }
 
     #[test]

@@ -410,3 +410,59 @@ async fn k14_a_cloudevents_sdk_reads_every_record_back_as_the_same_event() {
         assert_eq!(&data, &original["data"]);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn single_replica_topics_are_refused_on_a_multi_broker_cluster_unless_allowed() {
+    let outbox = Outbox::new().await;
+    outbox.bulk(5, 1).await;
+    let cluster = Cluster::new(3);
+    cluster
+        .mock()
+        .create_topic(&outbox.events_topic, 6, 1)
+        .unwrap();
+    cluster
+        .mock()
+        .create_topic(&outbox.dlq_topic, 6, 3)
+        .unwrap();
+    let brokers = cluster.bootstrap_servers();
+    let (code, summary) = run_against(&outbox, &brokers, &[]);
+    assert_eq!(
+        (code, summary["outcome"].as_str()),
+        (2, Some("config_error")),
+        "{summary}"
+    );
+    let reason = summary["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&outbox.events_topic) && reason.contains("RELAY_ALLOW_SINGLE_REPLICA"),
+        "{reason}"
+    );
+    assert_eq!(outbox.statuses().await.get("pending"), Some(&5));
+    let (code, summary) = run_against(&outbox, &brokers, &["--allow-single-replica", "true"]);
+    assert_eq!(
+        (code, summary["published"].as_u64()),
+        (0, Some(5)),
+        "{summary}"
+    );
+
+    // Creating one with a single replica on 3 brokers is refused before asking the cluster.
+    let fresh = Outbox::new().await;
+    fresh.bulk(1, 1).await;
+    let output = fresh
+        .relay_command(&["run", "--topic-replication", "1"])
+        .env("KAFKA_BROKERS", &brokers)
+        .output()
+        .unwrap();
+    let (code, summary) = summary_of(&output);
+    assert_eq!(
+        (code, summary["outcome"].as_str()),
+        (2, Some("config_error")),
+        "{summary}"
+    );
+    assert!(
+        summary["reason"]
+            .as_str()
+            .unwrap()
+            .contains("replication factor 1"),
+        "{summary}"
+    );
+}
