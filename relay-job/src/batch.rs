@@ -394,11 +394,13 @@ async fn brokers_down(health: &kafka::ClientHealth, timeout: Duration) {
 }
 
 /// Decides whose fault the batch's retriable failures are. They are the events' own (an
-/// attempt charged each) when the cluster served this batch (some event acknowledged), or,
-/// asked now, the cluster answers, not every partition of the topic failed, and — for a
-/// timeout — the event's partition has a leader. Otherwise they are broker-wide: no charge,
-/// counted towards the circuit breaker. So one partition refusing writes charges only its
-/// events, also when a batch holds nothing else, while all partitions failing is an outage.
+/// attempt charged each) when the cluster is serving: a record of this batch, or any record of
+/// the run within `--kafka-timeout`, was acknowledged. Without that evidence the cluster is
+/// asked for metadata: the failures are the events' own when it answers, they all come from one
+/// partition, and — for a timeout — that partition has a leader. Otherwise (no answer, or
+/// several partitions failing and none serving) they are broker-wide: no charge, counted
+/// towards the circuit breaker. So one partition refusing writes charges only its events, also
+/// in a run where nothing else is due, while every partition failing is an outage.
 async fn attribute_failures(batch: &mut Batch, env: &Env<'_>, counters: &mut Counters) {
     let failed: Vec<usize> = (0..batch.fates.len())
         .filter(|index| matches!(batch.fates.get(*index), Some(Fate::Failed(..))))
@@ -406,7 +408,9 @@ async fn attribute_failures(batch: &mut Batch, env: &Env<'_>, counters: &mut Cou
     if failed.is_empty() {
         return;
     }
-    let leaders = if batch.signals.acknowledged > 0 {
+    let serving =
+        batch.signals.acknowledged > 0 || env.health.acknowledged_within(env.args.kafka_timeout);
+    let leaders = if serving {
         None
     } else {
         let timeout = env.args.kafka_timeout.min(Duration::from_secs(2));
@@ -430,9 +434,8 @@ async fn attribute_failures(batch: &mut Batch, env: &Env<'_>, counters: &mut Cou
             None => true,
             Some(Err(_)) => false,
             Some(Ok(leaders)) => {
-                let all_failing = leaders.keys().all(|p| failing.contains(p));
                 let led = leaders.get(partition).is_some_and(|leader| *leader >= 0);
-                !all_failing && (led || !*timed_out)
+                failing.len() == 1 && (led || !*timed_out)
             }
         };
         *fate = if own {

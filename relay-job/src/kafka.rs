@@ -56,6 +56,7 @@ struct HealthState {
     errors: BTreeMap<String, u64>,
     last: Option<(RDKafkaErrorCode, String)>,
     all_down_since: Option<Instant>,
+    last_acknowledged: Option<Instant>,
 }
 
 impl ClientHealth {
@@ -80,7 +81,16 @@ impl ClientHealth {
 
     /// A broker acknowledged a record: the cluster is reachable.
     pub fn acknowledged(&self) {
-        self.state().all_down_since = None;
+        let mut state = self.state();
+        state.all_down_since = None;
+        state.last_acknowledged = Some(Instant::now());
+    }
+
+    /// Whether some record was acknowledged within the last `window`.
+    pub fn acknowledged_within(&self, window: Duration) -> bool {
+        self.state()
+            .last_acknowledged
+            .is_some_and(|at| at.elapsed() <= window)
     }
 
     /// How long every broker has been down, if they are.

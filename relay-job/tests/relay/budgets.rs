@@ -121,9 +121,14 @@ async fn a_broker_lost_mid_run_ends_the_run_with_one_summary_of_the_failures() {
         .env("KAFKA_BROKERS", cluster.bootstrap_servers())
         .spawn()
         .unwrap();
-    // The first batch is acknowledged and being marked; the next one's produce requests hang
-    // until the broker goes away.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Once a batch is published, the next ones' produce requests hang until the broker goes
+    // away.
+    for _ in 0..200 {
+        if outbox.statuses().await.get("published").is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     cluster
         .broker_round_trip_time(1, std::time::Duration::from_secs(10))
         .unwrap();

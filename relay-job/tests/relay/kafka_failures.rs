@@ -92,17 +92,21 @@ async fn k16_one_partition_refusing_writes_charges_only_its_events_then_dead_let
     );
     // The other partitions went out at full speed, in the first run.
     assert_eq!(first["published"].as_u64(), Some(healthy_events), "{first}");
-    assert_eq!(
-        first["retried"].as_u64(),
-        Some(on_two.len() as u64),
+    // Each of partition 2's events was charged at least once (again within the run when its
+    // backoff ended before the run did).
+    assert!(
+        first["retried"].as_u64().unwrap() >= on_two.len() as u64,
         "{first}"
     );
     assert!(first["failures"]["NotEnoughReplicas"].as_u64().unwrap() >= on_two.len() as u64);
     // Later runs retry after the persisted backoff (no SQL shortcut: the test waits it out)
     // until the attempts are spent and the events are dead-lettered.
     let mut retried = first["retried"].as_u64().unwrap();
-    let mut dead = 0;
+    let mut dead = first["dead_lettered"].as_u64().unwrap();
     for _ in 0..40 {
+        if dead == on_two.len() as u64 {
+            break;
+        }
         tokio::time::sleep(Duration::from_millis(450)).await;
         let (code, summary) = run_against(&outbox, &brokers, &settings);
         assert_eq!(code, 0, "never 'Kafka unavailable': {summary}");
@@ -151,7 +155,14 @@ async fn every_partition_failing_is_an_outage_that_charges_no_attempt() {
     let (code, summary) = run_against(
         &outbox,
         &brokers,
-        &["--kafka-retries", "1", "--breaker-threshold", "3"],
+        &[
+            "--kafka-retries",
+            "1",
+            "--breaker-threshold",
+            "3",
+            "--workers",
+            "1",
+        ],
     );
     assert_eq!(
         (code, summary["outcome"].as_str()),
