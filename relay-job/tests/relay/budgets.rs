@@ -124,7 +124,7 @@ async fn a_broker_lost_mid_run_ends_the_run_with_one_summary_of_the_failures() {
     // Once a batch is published, the next ones' produce requests hang until the broker goes
     // away.
     for _ in 0..200 {
-        if outbox.statuses().await.get("published").is_some() {
+        if outbox.statuses().await.contains_key("published") {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
