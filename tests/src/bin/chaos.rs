@@ -36,7 +36,7 @@ struct Args {
     #[arg(long, default_value_t = 100)]
     rounds: u32,
     /// Payment lifecycles written per round.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 6)]
     payments_per_round: usize,
     /// PostgreSQL URL of a database the harness may migrate and write.
     #[arg(long, env = "DATABASE_URL")]
@@ -125,8 +125,7 @@ fn signal(pid: u32, name: &str) -> anyhow::Result<()> {
 }
 
 /// The relay settings of a chaos round: short budgets and backoff, so a round takes seconds.
-const RELAY_SETTINGS: [&str; 13] = [
-    "run",
+const RELAY_SETTINGS: [&str; 12] = [
     "--max-runtime",
     "1500ms",
     "--flush-timeout",
@@ -138,12 +137,14 @@ const RELAY_SETTINGS: [&str; 13] = [
     "--backoff-max",
     "2s",
     "--batch-size",
-    "25",
+    "5",
 ];
 
 fn spawn_relay(relay: &RelayTarget) -> anyhow::Result<Child> {
+    let mut args = vec!["run"];
+    args.extend_from_slice(&RELAY_SETTINGS);
     Ok(relay
-        .command(&RELAY_SETTINGS)?
+        .command(&args)?
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()?)
@@ -171,16 +172,18 @@ async fn inject(
     database: &str,
 ) -> anyhow::Result<Vec<serde_json::Value>> {
     let mut summaries = Vec::new();
+    // The round's writes have begun: start once some of them are in the outbox.
+    pause(50..300).await;
     match fault {
         Fault::RelayKilled => {
             let mut victim = spawn_relay(relay)?;
-            pause(0..400).await;
+            pause(20..200).await;
             victim.kill()?;
             tokio::task::spawn_blocking(move || victim.wait()).await??;
         }
         Fault::RelayFrozen => {
             let frozen = spawn_relay(relay)?;
-            pause(0..300).await;
+            pause(20..200).await;
             signal(frozen.id(), "STOP")?;
             summaries.extend(finish(spawn_relay(relay)?).await?);
             signal(frozen.id(), "CONT")?;
@@ -188,7 +191,7 @@ async fn inject(
         }
         Fault::BrokerFrozen => {
             let running = spawn_relay(relay)?;
-            pause(0..300).await;
+            pause(20..200).await;
             signal(broker_pid, "STOP")?;
             pause(300..1500).await;
             signal(broker_pid, "CONT")?;
@@ -196,7 +199,7 @@ async fn inject(
         }
         Fault::SessionsTerminated => {
             let running = spawn_relay(relay)?;
-            pause(0..400).await;
+            pause(20..200).await;
             admin
                 .batch_execute(&format!(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
@@ -282,7 +285,7 @@ async fn chaos(args: &Args) -> anyhow::Result<serde_json::Value> {
     let mut remaining = -1;
     while drain_started.elapsed() < Duration::from_secs(90) {
         let mut settings = RELAY_SETTINGS.to_vec();
-        settings[2] = "10s";
+        settings[1] = "10s";
         let (code, summary) = relay.tick(&settings)?;
         remaining = summary["remaining"].as_i64().unwrap_or(-1);
         if code == 0 && remaining == 0 {
