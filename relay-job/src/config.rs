@@ -1,42 +1,128 @@
-//! Command line and environment configuration of `relay-job`, validated by clap at start-up:
-//! a bad value exits with code 2 and a message naming the flag and its variable.
+//! Command line and environment configuration of `relay-job`, validated by clap at start-up.
+//! A bad or missing value exits with code 2 and one JSON line naming the flag and its variable
+//! (see [`crate::cli`]).
 
+use std::ffi::OsString;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+
+/// The exit codes, as `--help` prints them (§6.7 of the architecture notes).
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes (every invocation prints exactly one JSON line on stdout; `tail` and `dead list`
+print one line per record):
+  0  completed: drained, deadline reached with progress, or stopped by SIGTERM after marking
+  1  unexpected error (`dead show`: no dead event with that id)
+  2  usage or configuration error, also Kafka authentication/authorization failures
+     (the JSON line's `reason` names the flag and its variable)
+  3  Kafka unavailable: unreachable at start, circuit breaker open, acknowledgements not back
+     within --flush-timeout, or a fatal idempotent-producer error (events stay pending)
+  4  database unavailable, or not migrated (run `payment-api migrate`)";
 
 /// relay-job: drains the payment-service outbox to Kafka, then exits.
+///
+/// Without a subcommand, `run` is meant: `relay-job --max-runtime 45s` is
+/// `relay-job run --max-runtime 45s`.
 #[derive(Debug, Parser)]
-#[command(
-    name = "relay-job",
-    version,
-    about,
-    args_conflicts_with_subcommands = true,
-    subcommand_negates_reqs = true
-)]
+#[command(name = "relay-job", version, about, after_help = EXIT_CODES_HELP)]
 pub struct Cli {
-    /// What to do; `run` when omitted.
+    /// What to do (`run` when the arguments start with a flag, or there are none).
     #[command(subcommand)]
-    pub command: Option<Command>,
-    /// Settings of `run` when no subcommand is given.
-    #[command(flatten)]
-    pub run: Option<RunArgs>,
+    pub command: Command,
+}
+
+impl Cli {
+    /// Parses `args` (program name first) with `run` as the default subcommand.
+    ///
+    /// # Errors
+    /// clap's error for unknown, missing or invalid arguments (and for `--help`/`--version`,
+    /// whose kind says so).
+    pub fn parse_args(args: Vec<OsString>) -> Result<Self, clap::Error> {
+        Self::try_parse_from(with_default_command(args))
+    }
+}
+
+/// `args` with `run` inserted after the program name unless they start with a subcommand
+/// name, `help`, `-h`/`--help` or `-V`/`--version`.
+pub fn with_default_command(mut args: Vec<OsString>) -> Vec<OsString> {
+    let explicit = args
+        .get(1)
+        .and_then(|first| first.to_str())
+        .is_some_and(|first| {
+            matches!(first, "help" | "-h" | "--help" | "-V" | "--version")
+                || Cli::command()
+                    .get_subcommands()
+                    .any(|command| command.get_name() == first)
+        });
+    if !explicit {
+        args.insert(1.min(args.len()), OsString::from("run"));
+    }
+    args
 }
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Drain due outbox events to Kafka once, print a JSON summary line, exit (the default).
+    #[command(after_help = EXIT_CODES_HELP)]
     Run(Box<RunArgs>),
     /// Move dead-lettered events back to pending (per-payment order is kept).
     Replay(ReplayArgs),
-    /// Delete published events older than the retention period, in bounded batches.
+    /// Delete published events older than the retention period, at most --max-rows per call.
     Purge(PurgeArgs),
     /// Print backlog, oldest pending age, parked payments and dead count as JSON.
     Stats(DatabaseArgs),
+    /// Inspect dead-lettered events: `dead list`, `dead show --event-id ID`.
+    Dead(DeadArgs),
     /// Read the events and DLQ topics, validate every record and each payment's order, and
     /// print one line per record (or `--json`: one report). Exit 1 when the contract is broken.
     Tail(Box<TailArgs>),
+}
+
+impl Command {
+    /// The subcommand's name, as typed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Run(_) => "run",
+            Self::Replay(_) => "replay",
+            Self::Purge(_) => "purge",
+            Self::Stats(_) => "stats",
+            Self::Dead(_) => "dead",
+            Self::Tail(_) => "tail",
+        }
+    }
+}
+
+/// Settings of `dead`.
+#[derive(Debug, Clone, Args)]
+pub struct DeadArgs {
+    /// Database.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// What to show.
+    #[command(subcommand)]
+    pub command: DeadCommand,
+}
+
+/// `dead` subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum DeadCommand {
+    /// One JSON line per dead event, most recently dead first: event id, payment id, type,
+    /// version, attempts, reason, dead since.
+    List {
+        /// Only this payment's dead events.
+        #[arg(long)]
+        payment_id: Option<uuid::Uuid>,
+        /// Most lines printed.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(i64).range(1..=100_000))]
+        limit: i64,
+    },
+    /// The stored event of one dead event and its error history, as one JSON object.
+    Show {
+        /// Event id (the CloudEvents `id`).
+        #[arg(long)]
+        event_id: uuid::Uuid,
+    },
 }
 
 /// Settings of `tail`.
@@ -109,6 +195,9 @@ pub struct ReplayArgs {
     /// Selection.
     #[command(flatten)]
     pub selector: ReplaySelector,
+    /// Only count the dead events that would be replayed; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Settings of `purge`.
@@ -123,6 +212,15 @@ pub struct PurgeArgs {
     /// Rows deleted per statement.
     #[arg(long, env = "RELAY_PURGE_BATCH", default_value_t = 10_000, value_parser = clap::value_parser!(i64).range(1..=1_000_000))]
     pub batch: i64,
+    /// Most rows deleted by one call (the output says whether more remain); `--yes` lifts it.
+    #[arg(long, env = "RELAY_PURGE_MAX_ROWS", default_value_t = 10_000, value_parser = clap::value_parser!(i64).range(1..=i64::MAX))]
+    pub max_rows: i64,
+    /// Delete every eligible row, however many.
+    #[arg(long)]
+    pub yes: bool,
+    /// Only count the rows that would be deleted; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Log output format.
@@ -201,13 +299,30 @@ pub struct RunArgs {
     /// Partitions of the topics when the relay creates them.
     #[arg(long, env = "RELAY_TOPIC_PARTITIONS", default_value_t = 6, value_parser = clap::value_parser!(i32).range(1..=10_000))]
     pub topic_partitions: i32,
-    /// Replication factor of the topics when the relay creates them.
-    #[arg(long, env = "RELAY_TOPIC_REPLICATION", default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=100))]
-    pub topic_replication: i32,
+    /// Replication factor of the topics when the relay creates them; by default min(3,
+    /// brokers), with `min.insync.replicas=2` from 3 replicas on.
+    #[arg(long, env = "RELAY_TOPIC_REPLICATION", value_parser = clap::value_parser!(i32).range(1..=100))]
+    pub topic_replication: Option<i32>,
+    /// Accept a single copy of each record on a cluster of several brokers (created with
+    /// `--topic-replication 1`, or found so). Without it the relay refuses such topics (exit 2):
+    /// with acks=all, one replica is still one disk.
+    #[arg(long, env = "RELAY_ALLOW_SINGLE_REPLICA", default_value_t = false, action = clap::ArgAction::Set)]
+    pub allow_single_replica: bool,
     /// Create the topics when missing (needs the CreateTopics permission). With `false` the
-    /// relay only checks, through metadata, that they exist.
+    /// relay only checks, through metadata, that they exist: the production path, where
+    /// terraform or the platform team creates the topics.
     #[arg(long, env = "RELAY_CREATE_TOPICS", default_value_t = true, action = clap::ArgAction::Set)]
     pub create_topics: bool,
+    /// librdkafka `partitioner`: `murmur2_random` puts a key on the partition Java clients and
+    /// Kafka Streams compute (murmur2 of the key), so every producer of the topic agrees.
+    #[arg(long, env = "KAFKA_PARTITIONER", default_value = "murmur2_random",
+          value_parser = ["murmur2_random", "murmur2", "consistent_random", "consistent", "fnv1a_random", "fnv1a", "random"])]
+    pub kafka_partitioner: String,
+    /// librdkafka `message.send.max.retries`: how often librdkafka resends a record the broker
+    /// refused with a retriable error before reporting that error, which then charges the
+    /// event an attempt with persisted backoff.
+    #[arg(long, env = "RELAY_KAFKA_RETRIES", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub kafka_retries: u32,
     /// Batches relayed at once, each on its own database connection (claiming while another
     /// batch waits for its acknowledgements). Per-payment order holds for any value: a payment's
     /// next event is claimable only after its head is committed as published.
@@ -219,6 +334,11 @@ pub struct RunArgs {
     /// Stop claiming after this long (e.g. `30s`, `5m`).
     #[arg(long, env = "RELAY_MAX_RUNTIME", default_value = "30s", value_parser = humantime::parse_duration)]
     pub max_runtime: Duration,
+    /// Longest wait for the Kafka cluster: for its first answer at start (topic metadata or
+    /// creation), and, mid-run, for any broker while all are down before the run ends with
+    /// exit 3 (the events in flight stay pending, no attempt charged).
+    #[arg(long, env = "RELAY_KAFKA_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub kafka_timeout: Duration,
     /// After the deadline or SIGTERM, how long to wait for in-flight acknowledgements.
     #[arg(long, env = "RELAY_FLUSH_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub flush_timeout: Duration,

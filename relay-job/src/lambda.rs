@@ -132,6 +132,7 @@ mod tests {
             outcome,
             exit_code: outcome.exit_code(),
             reason: None,
+            failures: std::collections::BTreeMap::new(),
         }
     }
 

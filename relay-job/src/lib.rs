@@ -2,7 +2,7 @@
 //! scheduler. `run` (the default) claims due events, produces them with an idempotent producer
 //! (`acks=all`), marks them published after their delivery reports, retries failures with
 //! persisted exponential backoff, dead-letters poison events and prints a one-line JSON summary.
-//! `replay`, `purge` and `stats` are the operator's commands; `tail` is a consumer's check of the
+//! `replay`, `purge`, `stats` and `dead list|show` are the operator's commands; `tail` is a consumer's check of the
 //! topics.
 //!
 //! How the claim keeps no-loss, per-payment order and identical-only duplicates, also with
@@ -10,7 +10,10 @@
 //! `payment-events`, never on `payment-api`.
 
 pub mod backoff;
+pub mod batch;
+pub mod cli;
 pub mod config;
+pub mod database;
 pub mod dead_letter;
 pub mod kafka;
 pub mod lambda;

@@ -1,13 +1,19 @@
-//! `relay-job` binary: `run` (default), `replay`, `purge`, `stats`.
+//! `relay-job` binary: `run` (also when no subcommand is named), `replay`, `purge`, `stats`,
+//! `dead list|show`, `tail`. Every exit prints one JSON line on stdout (see `relay_job::cli`).
 
+use std::ffi::OsString;
 use std::io::Write;
 use std::process::ExitCode;
+use std::time::Instant;
 
-use clap::Parser;
+use clap::error::ErrorKind;
 use diesel_async::AsyncPgConnection;
-use relay_job::config::{Cli, Command, LogFormat};
+use relay_job::cli::{self, CommandFailure};
+use relay_job::config::{
+    Cli, Command, DatabaseArgs, DeadCommand, LogFormat, PurgeArgs, ReplayArgs,
+};
 use relay_job::queue::{self, ReplayScope};
-use relay_job::summary::Outcome;
+use relay_job::summary::{self, Outcome};
 use tracing_subscriber::EnvFilter;
 
 fn init_logging(format: LogFormat) {
@@ -22,6 +28,7 @@ fn init_logging(format: LogFormat) {
     }
 }
 
+/// Prints `value` as the command's JSON line; exit 0.
 fn print_json(value: &impl serde::Serialize) -> ExitCode {
     let line = serde_json::to_string(value).unwrap_or_else(|_| "{}".to_owned());
     match writeln!(std::io::stdout().lock(), "{line}") {
@@ -30,36 +37,83 @@ fn print_json(value: &impl serde::Serialize) -> ExitCode {
     }
 }
 
-async fn connect(
-    database: &relay_job::config::DatabaseArgs,
-) -> Result<AsyncPgConnection, ExitCode> {
-    let url = database.source().map_err(|error| {
-        tracing::error!(%error, "database settings");
-        ExitCode::from(Outcome::ConfigError.exit_code())
-    })?;
-    payment_db::pool::establish(&url).await.map_err(|error| {
-        tracing::error!(%error, "cannot connect to DATABASE_URL");
-        ExitCode::from(Outcome::DatabaseUnavailable.exit_code())
-    })
+/// Logs and prints the failure of an operator command; its exit code.
+fn fail(command: &str, outcome: Outcome, reason: String) -> ExitCode {
+    tracing::error!(%reason, "{command} failed");
+    summary::print_value(&CommandFailure::new(command, outcome, reason));
+    ExitCode::from(outcome.exit_code())
 }
 
-fn database_failure(error: &diesel::result::Error) -> ExitCode {
-    tracing::error!(%error, "database error");
-    ExitCode::from(Outcome::DatabaseUnavailable.exit_code())
+fn database_failure(command: &str, error: &diesel::result::Error) -> ExitCode {
+    fail(
+        command,
+        Outcome::DatabaseUnavailable,
+        format!("database: {error}"),
+    )
+}
+
+/// Connects an operator command and checks that the database is migrated.
+async fn connect(command: &str, database: &DatabaseArgs) -> Result<AsyncPgConnection, ExitCode> {
+    let url = database.source().map_err(|error| {
+        fail(
+            command,
+            Outcome::ConfigError,
+            format!("database settings: {error}"),
+        )
+    })?;
+    let mut conn = payment_db::pool::establish(&url).await.map_err(|error| {
+        fail(
+            command,
+            Outcome::DatabaseUnavailable,
+            format!("cannot connect to the database: {error}"),
+        )
+    })?;
+    match relay_job::database::pending_migrations(&mut conn).await {
+        Ok(pending) if pending.is_empty() => Ok(conn),
+        Ok(pending) => Err(fail(
+            command,
+            Outcome::DatabaseUnavailable,
+            relay_job::database::not_migrated(&pending),
+        )),
+        Err(error) => Err(database_failure(command, &error)),
+    }
+}
+
+/// clap refused the arguments (or was asked for help or the version).
+fn refused(error: &clap::Error, args: &[OsString], started: Instant) -> ExitCode {
+    if matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    ) {
+        let _ = error.print();
+        return ExitCode::SUCCESS;
+    }
+    // clap's own message, with usage, for people; the JSON line for logs and scripts.
+    let _ = write!(std::io::stderr().lock(), "{}", error.render());
+    let reason = cli::reason_of(error, args);
+    let command = cli::requested_command(args);
+    if command == "run" {
+        summary::print(&cli::summary_without_run(
+            Outcome::ConfigError,
+            reason,
+            started,
+        ));
+    } else {
+        summary::print_value(&CommandFailure::new(&command, Outcome::ConfigError, reason));
+    }
+    ExitCode::from(Outcome::ConfigError.exit_code())
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let command = match (cli.command, cli.run) {
-        (Some(command), _) => command,
-        (None, Some(run)) => Command::Run(Box::new(run)),
-        (None, None) => {
-            let _ = writeln!(std::io::stderr(), "relay-job: missing settings; see --help");
-            return ExitCode::from(2);
-        }
+    let started = Instant::now();
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let cli = match Cli::parse_args(args.clone()) {
+        Ok(cli) => cli,
+        Err(error) => return refused(&error, &args, started),
     };
-    match command {
+    let name = cli.command.name();
+    match cli.command {
         Command::Run(args) => {
             init_logging(args.log_format);
             if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
@@ -78,39 +132,16 @@ async fn main() -> ExitCode {
                 let _ = stop_tx.send(true);
             });
             let summary = relay_job::run::run(&args, stop_rx).await;
-            relay_job::summary::print(&summary);
+            summary::print(&summary);
             ExitCode::from(summary.exit_code)
         }
         Command::Replay(args) => {
             init_logging(LogFormat::Text);
-            let scope = match (args.selector.event_id, args.selector.payment_id) {
-                (Some(id), _) => ReplayScope::Event(id),
-                (None, Some(id)) => ReplayScope::Payment(id),
-                (None, None) => ReplayScope::All,
-            };
-            let mut conn = match connect(&args.database).await {
-                Ok(conn) => conn,
-                Err(code) => return code,
-            };
-            match queue::replay(&mut conn, scope).await {
-                Ok(replayed) => print_json(&serde_json::json!({ "replayed": replayed })),
-                Err(error) => database_failure(&error),
-            }
+            replay(name, &args).await
         }
         Command::Purge(args) => {
             init_logging(LogFormat::Text);
-            let mut conn = match connect(&args.database).await {
-                Ok(conn) => conn,
-                Err(code) => return code,
-            };
-            let cutoff = chrono::Duration::from_std(args.older_than)
-                .ok()
-                .and_then(|age| chrono::Utc::now().checked_sub_signed(age))
-                .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
-            match queue::purge(&mut conn, cutoff, args.batch).await {
-                Ok(purged) => print_json(&serde_json::json!({ "purged": purged })),
-                Err(error) => database_failure(&error),
-            }
+            purge(name, &args).await
         }
         Command::Tail(args) => {
             init_logging(LogFormat::Text);
@@ -122,22 +153,112 @@ async fn main() -> ExitCode {
                     ExitCode::from(if report.is_clean() { 0 } else { 1 })
                 }
                 Err(error) => {
-                    tracing::error!(%error, "tail failed");
-                    ExitCode::from(Outcome::KafkaUnavailable.exit_code())
+                    drop(out);
+                    fail(name, Outcome::KafkaUnavailable, error)
                 }
             }
         }
         Command::Stats(args) => {
             init_logging(LogFormat::Text);
-            let mut conn = match connect(&args).await {
+            let mut conn = match connect(name, &args).await {
                 Ok(conn) => conn,
                 Err(code) => return code,
             };
             match queue::backlog(&mut conn).await {
                 Ok(backlog) => print_json(&backlog),
-                Err(error) => database_failure(&error),
+                Err(error) => database_failure(name, &error),
             }
         }
+        Command::Dead(args) => {
+            init_logging(LogFormat::Text);
+            let mut conn = match connect(name, &args.database).await {
+                Ok(conn) => conn,
+                Err(code) => return code,
+            };
+            match args.command {
+                DeadCommand::List { payment_id, limit } => {
+                    match queue::dead_events(&mut conn, payment_id, limit).await {
+                        Ok(events) => {
+                            let mut out = std::io::stdout().lock();
+                            for event in &events {
+                                let line = serde_json::to_string(event).unwrap_or_default();
+                                let _ = writeln!(out, "{line}");
+                            }
+                            ExitCode::SUCCESS
+                        }
+                        Err(error) => database_failure(name, &error),
+                    }
+                }
+                DeadCommand::Show { event_id } => {
+                    match queue::dead_event(&mut conn, event_id).await {
+                        Ok(Some(event)) => print_json(&event),
+                        Ok(None) => fail(
+                            name,
+                            Outcome::Error,
+                            format!("no dead event with event id {event_id}"),
+                        ),
+                        Err(error) => database_failure(name, &error),
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn replay(name: &str, args: &ReplayArgs) -> ExitCode {
+    let scope = match (args.selector.event_id, args.selector.payment_id) {
+        (Some(id), _) => ReplayScope::Event(id),
+        (None, Some(id)) => ReplayScope::Payment(id),
+        (None, None) => ReplayScope::All,
+    };
+    let mut conn = match connect(name, &args.database).await {
+        Ok(conn) => conn,
+        Err(code) => return code,
+    };
+    if args.dry_run {
+        return match queue::count_replayable(&mut conn, scope).await {
+            Ok(count) => print_json(&serde_json::json!({ "dry_run": true, "would_replay": count })),
+            Err(error) => database_failure(name, &error),
+        };
+    }
+    match queue::replay(&mut conn, scope).await {
+        Ok(replayed) => print_json(&serde_json::json!({ "replayed": replayed })),
+        Err(error) => database_failure(name, &error),
+    }
+}
+
+async fn purge(name: &str, args: &PurgeArgs) -> ExitCode {
+    let mut conn = match connect(name, &args.database).await {
+        Ok(conn) => conn,
+        Err(code) => return code,
+    };
+    let cutoff = chrono::Duration::from_std(args.older_than)
+        .ok()
+        .and_then(|age| chrono::Utc::now().checked_sub_signed(age))
+        .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+    let max_rows = if args.yes { i64::MAX } else { args.max_rows };
+    if args.dry_run {
+        return match queue::count_purgeable(&mut conn, cutoff, max_rows.saturating_add(1)).await {
+            Ok(count) => print_json(&serde_json::json!({
+                "dry_run": true,
+                "would_purge": count.min(max_rows),
+                "more": count > max_rows,
+            })),
+            Err(error) => database_failure(name, &error),
+        };
+    }
+    match queue::purge(&mut conn, cutoff, args.batch, max_rows).await {
+        Ok((purged, more)) => {
+            if more {
+                tracing::warn!(
+                    purged,
+                    max_rows,
+                    "more published rows are past retention: run again, or pass --yes"
+                );
+            }
+            print_json(&serde_json::json!({ "purged": purged, "more": more }))
+        }
+        Err(error) => database_failure(name, &error),
     }
 }
 

@@ -192,7 +192,27 @@ pub async fn replay(conn: &mut AsyncPgConnection, scope: ReplayScope) -> QueryRe
     .await
 }
 
-/// Deletes published rows older than `cutoff`, `batch` rows per statement; returns the count.
+/// How many dead events `scope` selects (what [`replay`] would move back).
+///
+/// # Errors
+/// Database errors.
+pub async fn count_replayable(
+    conn: &mut AsyncPgConnection,
+    scope: ReplayScope,
+) -> QueryResult<i64> {
+    let mut query = outbox_events::table
+        .filter(outbox_events::status.eq("dead"))
+        .into_boxed();
+    match scope {
+        ReplayScope::Event(id) => query = query.filter(outbox_events::event_id.eq(id)),
+        ReplayScope::Payment(id) => query = query.filter(outbox_events::aggregate_id.eq(id)),
+        ReplayScope::All => {}
+    }
+    query.count().get_result(conn).await
+}
+
+/// Deletes published rows older than `cutoff`, `batch` rows per statement, at most `max_rows`
+/// in all; returns the count deleted and whether eligible rows remain.
 ///
 /// Walks the primary key, oldest rows first: there is deliberately no index on `published_at`,
 /// which every mark would pay for (migration `outbox_mark_cost`).
@@ -203,22 +223,164 @@ pub async fn purge(
     conn: &mut AsyncPgConnection,
     cutoff: DateTime<Utc>,
     batch: i64,
-) -> QueryResult<usize> {
-    let mut total = 0;
+    max_rows: i64,
+) -> QueryResult<(i64, bool)> {
+    let mut total: i64 = 0;
     loop {
+        let limit = batch.min(max_rows.saturating_sub(total));
+        if limit <= 0 {
+            return Ok((total, count_purgeable(conn, cutoff, 1).await? > 0));
+        }
         let deleted = diesel::sql_query(
             "DELETE FROM outbox_events WHERE sequence IN (SELECT sequence FROM outbox_events \
              WHERE status = 'published' AND published_at < $1 ORDER BY sequence LIMIT $2)",
         )
         .bind::<Timestamptz, _>(cutoff)
-        .bind::<BigInt, _>(batch)
+        .bind::<BigInt, _>(limit)
         .execute(conn)
         .await?;
-        total += deleted;
+        total = total.saturating_add(i64::try_from(deleted).unwrap_or(i64::MAX));
         if deleted == 0 {
-            return Ok(total);
+            return Ok((total, false));
         }
     }
+}
+
+/// Published rows older than `cutoff`, counted up to `up_to` (what [`purge`] would delete).
+///
+/// # Errors
+/// Database errors.
+pub async fn count_purgeable(
+    conn: &mut AsyncPgConnection,
+    cutoff: DateTime<Utc>,
+    up_to: i64,
+) -> QueryResult<i64> {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        count: i64,
+    }
+    diesel::sql_query(
+        "SELECT count(*) AS count FROM (SELECT 1 FROM outbox_events \
+         WHERE status = 'published' AND published_at < $1 LIMIT $2) eligible",
+    )
+    .bind::<Timestamptz, _>(cutoff)
+    .bind::<BigInt, _>(up_to)
+    .get_result::<Count>(conn)
+    .await
+    .map(|row| row.count)
+}
+
+/// A dead-lettered event as `relay-job dead list` prints it (one JSON line each).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Queryable, Selectable)]
+#[diesel(table_name = outbox_events, check_for_backend(diesel::pg::Pg))]
+pub struct DeadEvent {
+    /// CloudEvents id (the consumers' dedup key).
+    pub event_id: Uuid,
+    /// Payment id (the Kafka key).
+    #[diesel(column_name = aggregate_id)]
+    pub payment_id: Uuid,
+    /// CloudEvents type, e.g. `payment.captured`.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// Per-payment version.
+    #[diesel(column_name = aggregate_version)]
+    pub version: i64,
+    /// Failed attempts when it was dead-lettered.
+    pub attempts: i32,
+    /// Why: `<error class>: <message>` as sent to the DLQ.
+    #[diesel(column_name = last_error)]
+    pub reason: Option<String>,
+    /// When its dead-letter record was acknowledged.
+    #[diesel(column_name = dead_at)]
+    pub dead_since: Option<DateTime<Utc>>,
+}
+
+/// Dead events, most recently dead first, optionally of one payment; at most `limit`.
+///
+/// # Errors
+/// Database errors.
+pub async fn dead_events(
+    conn: &mut AsyncPgConnection,
+    payment: Option<Uuid>,
+    limit: i64,
+) -> QueryResult<Vec<DeadEvent>> {
+    let mut query = outbox_events::table
+        .filter(outbox_events::status.eq("dead"))
+        .select(DeadEvent::as_select())
+        .order((
+            outbox_events::dead_at.desc(),
+            outbox_events::sequence.desc(),
+        ))
+        .limit(limit)
+        .into_boxed();
+    if let Some(payment) = payment {
+        query = query.filter(outbox_events::aggregate_id.eq(payment));
+    }
+    query.load(conn).await
+}
+
+/// One dead event with its stored CloudEvent and failure history (`relay-job dead show`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DeadEventDetail {
+    /// The listing's fields.
+    #[serde(flatten)]
+    pub summary: DeadEvent,
+    /// Position in the outbox.
+    pub sequence: i64,
+    /// When the event was written.
+    pub created_at: DateTime<Utc>,
+    /// When a publish attempt first failed.
+    pub first_failed_at: Option<DateTime<Utc>>,
+    /// The stored CloudEvent, as the relay would send it.
+    pub event: serde_json::Value,
+    /// Transport headers stored with it (`traceparent`).
+    pub headers: serde_json::Value,
+}
+
+/// The dead event with this event id, if there is one.
+///
+/// # Errors
+/// Database errors.
+pub async fn dead_event(
+    conn: &mut AsyncPgConnection,
+    event_id: Uuid,
+) -> QueryResult<Option<DeadEventDetail>> {
+    outbox_events::table
+        .filter(outbox_events::status.eq("dead"))
+        .filter(outbox_events::event_id.eq(event_id))
+        .select((
+            DeadEvent::as_select(),
+            outbox_events::sequence,
+            outbox_events::created_at,
+            outbox_events::first_failed_at,
+            outbox_events::payload,
+            outbox_events::headers,
+        ))
+        .first::<(
+            DeadEvent,
+            i64,
+            DateTime<Utc>,
+            Option<DateTime<Utc>>,
+            serde_json::Value,
+            serde_json::Value,
+        )>(conn)
+        .await
+        .optional()
+        .map(|row| {
+            row.map(
+                |(summary, sequence, created_at, first_failed_at, event, headers)| {
+                    DeadEventDetail {
+                        summary,
+                        sequence,
+                        created_at,
+                        first_failed_at,
+                        event,
+                        headers,
+                    }
+                },
+            )
+        })
 }
 
 pub use payment_db::outbox::{Backlog, backlog};

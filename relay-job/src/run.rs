@@ -1,47 +1,52 @@
-//! `relay-job run`: claim → validate → produce → wait for delivery reports → mark, batch after
-//! batch, until the outbox has no due event, the deadline passes, a signal arrives, or Kafka or
-//! the database fails. See [`crate::queue`] for why this keeps the contract's guarantees.
+//! `relay-job run`: the run around the batches — settings, producer, topics check, database
+//! connections, workers running [`crate::batch`] after batch until the outbox has no due event,
+//! the deadline passes, a signal arrives, or Kafka or the database fails — and its summary.
+//! See [`crate::queue`] for why this keeps the contract's guarantees.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
-use futures::StreamExt;
-use futures::stream::FuturesUnordered;
-use payment_db::models::OutboxEvent;
 use rdkafka::error::KafkaError;
-use rdkafka::producer::{FutureRecord, Producer};
+use rdkafka::producer::Producer;
 use tokio::sync::{Notify, watch};
 use uuid::Uuid;
 
-use crate::backoff;
+use crate::batch;
 use crate::config::RunArgs;
-use crate::dead_letter::{self, ErrorClass};
-use crate::kafka::{self, Failure};
+use crate::kafka;
 use crate::queue;
 use crate::summary::{Outcome, RunSummary};
 
-/// How long to wait for the cluster when creating topics at start.
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long to wait for a database connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Events claimed by a worker's first batch (at most `--batch-size`).
-const FIRST_BATCH_SIZE: i64 = 100;
 /// Longest database statement.
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// What a worker's batches did, added up for the run's summary.
 #[derive(Debug, Default)]
-struct Counters {
-    batches: u64,
-    claimed: u64,
-    published: u64,
-    retried: u64,
-    dead_lettered: u64,
+pub(crate) struct Counters {
+    /// Batches claimed (also empty ones).
+    pub batches: u64,
+    /// Events claimed.
+    pub claimed: u64,
+    /// Events marked published.
+    pub published: u64,
+    /// Failed attempts recorded with backoff.
+    pub retried: u64,
+    /// Events marked dead.
+    pub dead_lettered: u64,
+    /// Events sent but not acknowledged in time (left pending, deferred).
+    pub unreported: u64,
+    /// Sends that found librdkafka's local queue full and waited (back-pressure).
+    pub queue_full_waits: u64,
     /// Consecutive broker-level failures (reset by any acknowledgement).
-    broker_failures: u32,
+    pub broker_failures: u32,
     /// All broker-level failures of the run.
-    broker_failures_total: u64,
+    pub broker_failures_total: u64,
+    /// Failed deliveries by librdkafka error code name (reported once, in the summary).
+    pub failures: BTreeMap<String, u64>,
 }
 
 impl Counters {
@@ -52,18 +57,33 @@ impl Counters {
         self.published += other.published;
         self.retried += other.retried;
         self.dead_lettered += other.dead_lettered;
+        self.unreported += other.unreported;
+        self.queue_full_waits += other.queue_full_waits;
         self.broker_failures = self.broker_failures.max(other.broker_failures);
         self.broker_failures_total += other.broker_failures_total;
+        for (code, count) in &other.failures {
+            *self.failures.entry(code.clone()).or_default() += count;
+        }
     }
 
-    fn broker_failure(&mut self) {
+    /// Counts a failed delivery under its librdkafka error code.
+    pub(crate) fn failed(&mut self, error: &KafkaError) {
+        let code = error
+            .rdkafka_error_code()
+            .map_or_else(|| "Canceled".to_owned(), |code| format!("{code:?}"));
+        *self.failures.entry(code).or_default() += 1;
+    }
+
+    /// Counts a broker-level failure towards the circuit breaker.
+    pub(crate) fn broker_failure(&mut self) {
         self.broker_failures = self.broker_failures.saturating_add(1);
         self.broker_failures_total += 1;
     }
 }
 
+/// How a batch or worker ends the run.
 #[derive(Debug)]
-enum Stop {
+pub(crate) enum Stop {
     Outcome(Outcome),
     Failed(Outcome, String),
 }
@@ -90,13 +110,16 @@ impl From<diesel::result::Error> for Stop {
 
 /// What ends the waiting for acknowledgements early: a stop request or the deadline, plus
 /// `--flush-timeout`.
-struct Limits {
-    started: Instant,
-    deadline: Instant,
-    flush_timeout: Duration,
+pub(crate) struct Limits {
+    /// When the run started.
+    pub started: Instant,
+    /// `--max-runtime` after the start.
+    pub deadline: Instant,
+    /// `--flush-timeout`.
+    pub flush_timeout: Duration,
     stop: watch::Receiver<bool>,
     /// Set by the first claim of the run, which logs the cold start.
-    first_claim_logged: AtomicBool,
+    pub first_claim_logged: AtomicBool,
 }
 
 impl Limits {
@@ -111,7 +134,7 @@ impl Limits {
     }
 
     /// Resolves `flush_timeout` after a stop request or the deadline.
-    async fn flush_expired(&self) {
+    pub(crate) async fn flush_expired(&self) {
         let mut stop = self.stop.clone();
         tokio::select! {
             _ = stop.wait_for(|stopped| *stopped) => {},
@@ -139,10 +162,27 @@ pub async fn run(args: &RunArgs, stop: watch::Receiver<bool>) -> RunSummary {
     };
     let mut counters = Counters::default();
     let mut conn = None;
-    let (outcome, reason) = match drive(args, &limits, &mut counters, &mut conn).await {
-        Stop::Outcome(outcome) => (outcome, None),
-        Stop::Failed(outcome, reason) => (outcome, Some(reason)),
-    };
+    let mut client_errors = BTreeMap::new();
+    let (outcome, reason) =
+        match drive(args, &limits, &mut counters, &mut conn, &mut client_errors).await {
+            Stop::Outcome(outcome) => (outcome, None),
+            Stop::Failed(outcome, reason) => (outcome, Some(reason)),
+        };
+    // One line for the run's troubles, however many events or reconnects they touched.
+    if let Some(reason) = &reason {
+        tracing::error!(
+            outcome = ?outcome,
+            delivery_failures = ?counters.failures,
+            client_errors = ?client_errors,
+            "{reason}"
+        );
+    } else if !counters.failures.is_empty() || !client_errors.is_empty() {
+        tracing::warn!(
+            delivery_failures = ?counters.failures,
+            client_errors = ?client_errors,
+            "kafka failures during the run"
+        );
+    }
     let backlog = match conn.as_mut() {
         Some(conn) if outcome != Outcome::DatabaseUnavailable => queue::backlog(conn).await.ok(),
         _ => None,
@@ -160,6 +200,7 @@ pub async fn run(args: &RunArgs, stop: watch::Receiver<bool>) -> RunSummary {
         outcome,
         exit_code: outcome.exit_code(),
         reason,
+        failures: counters.failures,
     }
 }
 
@@ -168,6 +209,7 @@ async fn drive(
     limits: &Limits,
     counters: &mut Counters,
     slot: &mut Option<AsyncPgConnection>,
+    client_errors: &mut BTreeMap<String, u64>,
 ) -> Stop {
     if let Err(reason) = kafka::check_overrides(&args.kafka) {
         return Stop::Failed(Outcome::ConfigError, reason);
@@ -202,7 +244,7 @@ async fn drive(
     };
     // The topics are ensured in the background while the first batch is claimed; every batch
     // awaits them before producing (cold start = process start to first claim).
-    let topics = topics_ready(args, context, &producer);
+    let topics = topics_ready(args, limits, context.clone(), &producer);
     let connecting = (0..args.workers).map(|_| connect(&url, args));
     let conns: Result<Vec<_>, String> = futures::future::join_all(connecting)
         .await
@@ -212,10 +254,31 @@ async fn drive(
         Ok(conns) => conns,
         Err(reason) => return Stop::Failed(Outcome::DatabaseUnavailable, reason),
     };
+    if let Some(first) = conns.first_mut() {
+        match crate::database::pending_migrations(first).await {
+            Ok(pending) if pending.is_empty() => {}
+            Ok(pending) => {
+                return Stop::Failed(
+                    Outcome::DatabaseUnavailable,
+                    crate::database::not_migrated(&pending),
+                );
+            }
+            Err(error) => return Stop::from(error),
+        }
+    }
     let coordination = Coordination::default();
-    let workers = conns
-        .iter_mut()
-        .map(|conn| work(conn, &producer, args, limits, &topics, &coordination));
+    let health = context.health();
+    let workers = conns.iter_mut().map(|conn| {
+        work(
+            conn,
+            &producer,
+            args,
+            limits,
+            &topics,
+            &coordination,
+            health,
+        )
+    });
     let mut result = None;
     for (stop, worker_counters) in futures::future::join_all(workers).await {
         counters.add(&worker_counters);
@@ -230,11 +293,12 @@ async fn drive(
     *slot = conns.into_iter().next();
     // Every record was awaited by its worker; this only drains librdkafka's internal queue.
     let _ = producer.flush(Duration::from_millis(100));
+    *client_errors = health.errors();
     match result.unwrap_or(Stop::Outcome(Outcome::Drained)) {
         // An empty outbox still needs a reachable Kafka for a clean exit (§6.7).
         Stop::Outcome(Outcome::Drained) => match topics.await {
             Ok(()) => Stop::Outcome(Outcome::Drained),
-            Err(reason) => Stop::Failed(Outcome::KafkaUnavailable, reason),
+            Err((outcome, reason)) => Stop::Failed(outcome, reason),
         },
         // §6.7: exit 0 only for a deadline reached with progress.
         Stop::Outcome(Outcome::Deadline)
@@ -255,30 +319,32 @@ async fn drive(
 }
 
 /// The topics check, started at once in the background and awaited by every batch before it
-/// produces; `Err` is the reason Kafka is unavailable.
-type TopicsReady = futures::future::Shared<futures::future::BoxFuture<'static, Result<(), String>>>;
+/// produces; `Err` is the outcome and reason the run ends with.
+pub(crate) type TopicsReady =
+    futures::future::Shared<futures::future::BoxFuture<'static, Result<(), kafka::TopicsError>>>;
 
+/// Starts the topics check. It counts against the run's budget: it may take `--kafka-timeout`,
+/// and never longer than the deadline plus `--flush-timeout`.
 fn topics_ready(
     args: &RunArgs,
+    limits: &Limits,
     context: kafka::RelayContext,
     producer: &kafka::RelayProducer,
 ) -> TopicsReady {
     use futures::FutureExt;
-    let startup_timeout = STARTUP_TIMEOUT.min(args.message_timeout);
+    let budget = limits
+        .deadline
+        .saturating_duration_since(Instant::now())
+        .saturating_add(limits.flush_timeout);
+    let timeout = args.kafka_timeout.min(budget).max(Duration::from_millis(1));
     let args = args.clone();
     let producer = producer.clone();
-    let check = tokio::spawn(async move {
-        if args.create_topics {
-            kafka::ensure_topics(&args, context, startup_timeout).await
-        } else {
-            kafka::check_topics(&producer, &args, startup_timeout).await
-        }
-    });
+    let check =
+        tokio::spawn(async move { kafka::ensure_topics(&producer, &args, context, timeout).await });
     async move {
         match check.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => Err(format!("kafka unavailable: {error}")),
-            Err(error) => Err(format!("kafka unavailable: {error}")),
+            Ok(result) => result,
+            Err(error) => Err((Outcome::Error, format!("topics check failed: {error}"))),
         }
     }
     .boxed()
@@ -305,6 +371,7 @@ async fn work(
     limits: &Limits,
     topics: &TopicsReady,
     coordination: &Coordination,
+    health: &kafka::ClientHealth,
 ) -> (Option<Stop>, Counters) {
     let mut counters = Counters::default();
     let stop = loop {
@@ -317,7 +384,14 @@ async fn work(
         coordination.busy.fetch_add(1, Ordering::AcqRel);
         let batch = conn
             .transaction::<_, Stop, _>(async |conn| {
-                relay_batch(conn, producer, args, limits, topics, &mut counters).await
+                let env = batch::Env {
+                    producer,
+                    args,
+                    limits,
+                    topics,
+                    health,
+                };
+                batch::relay(conn, &env, &mut counters).await
             })
             .await;
         let done = coordination.batch_done.notified();
@@ -391,354 +465,4 @@ pub async fn connect(
         .await
         .map_err(|error| format!("database: {error}"))?;
     Ok(conn)
-}
-
-/// An event to dead-letter: the row, why, its attempts, its size in bytes.
-struct Poison<'a> {
-    row: &'a OutboxEvent,
-    class: ErrorClass,
-    message: String,
-    attempts: i32,
-    size: usize,
-}
-
-fn dead_class(class: kafka::DeadClass) -> ErrorClass {
-    match class {
-        kafka::DeadClass::TooLarge => ErrorClass::TooLarge,
-        kafka::DeadClass::Rejected => ErrorClass::Rejected,
-    }
-}
-
-fn after(delay: Duration) -> chrono::DateTime<Utc> {
-    let delay = chrono::Duration::from_std(delay).unwrap_or_else(|_| chrono::Duration::days(1));
-    Utc::now()
-        .checked_add_signed(delay)
-        .unwrap_or(chrono::DateTime::<Utc>::MAX_UTC)
-}
-
-/// One claimed batch, inside its transaction. `Ok(Some(_))` ends the run after committing what
-/// the batch marked; `Ok(None)` goes on.
-async fn relay_batch(
-    conn: &mut AsyncPgConnection,
-    producer: &kafka::RelayProducer,
-    args: &RunArgs,
-    limits: &Limits,
-    topics: &TopicsReady,
-    counters: &mut Counters,
-) -> Result<Option<Stop>, Stop> {
-    let batch_started = Instant::now();
-    // A worker's first batch is small, so the first events leave while the database is cold.
-    let limit = if counters.batches == 0 {
-        args.batch_size.min(FIRST_BATCH_SIZE)
-    } else {
-        args.batch_size
-    };
-    let rows = queue::claim(conn, limit).await?;
-    let claimed_at = Instant::now();
-    if !limits.first_claim_logged.swap(true, Ordering::AcqRel) {
-        // Cold start: process start to the first claim (benchmarks read this line).
-        tracing::info!(
-            first_claim_ms = limits.started.elapsed().as_millis() as u64,
-            claimed = rows.len(),
-            "first claim"
-        );
-    }
-    counters.batches += 1;
-    if rows.is_empty() {
-        return Ok(Some(Stop::Outcome(Outcome::Drained)));
-    }
-    if let Err(reason) = topics.clone().await {
-        // Rolls the claim back: nothing was produced, no attempt is charged.
-        return Err(Stop::Failed(Outcome::KafkaUnavailable, reason));
-    }
-    counters.claimed += rows.len() as u64;
-    let max_bytes = usize::try_from(args.max_message_bytes).unwrap_or(usize::MAX);
-    let values: Vec<Vec<u8>> = rows
-        .iter()
-        .map(|row| serde_json::to_vec(&row.payload).unwrap_or_default())
-        .collect();
-    let mut poison: Vec<Poison<'_>> = Vec::new();
-    let mut in_flight = FuturesUnordered::new();
-    for (index, (row, value)) in rows.iter().zip(&values).enumerate() {
-        if value.len() > max_bytes {
-            let message = format!(
-                "event of {} bytes exceeds the {max_bytes}-byte record limit",
-                value.len()
-            );
-            poison.push(Poison {
-                row,
-                class: ErrorClass::TooLarge,
-                message,
-                attempts: row.attempts,
-                size: value.len(),
-            });
-            continue;
-        }
-        if let Err(error) = payment_events::validate_event(&row.payload) {
-            poison.push(Poison {
-                row,
-                class: ErrorClass::SchemaInvalid,
-                message: error.to_string(),
-                attempts: row.attempts,
-                size: value.len(),
-            });
-            continue;
-        }
-        let key = row.aggregate_id.to_string();
-        let event_id = row.event_id.to_string();
-        let sequence = payment_events::format_sequence(row.aggregate_version);
-        let traceparent = row
-            .headers
-            .get("traceparent")
-            .and_then(serde_json::Value::as_str);
-        let record = FutureRecord::to(&args.events_topic)
-            .key(&key)
-            .payload(value.as_slice())
-            .headers(kafka::event_headers(
-                &event_id,
-                &row.event_type,
-                &sequence,
-                traceparent,
-            ));
-        match producer.send_result(record) {
-            Ok(delivery) => in_flight.push(async move { (index, delivery.await) }),
-            Err((error, _)) => match kafka::classify(&error) {
-                Failure::Permanent(class) => poison.push(Poison {
-                    row,
-                    class: dead_class(class),
-                    message: format!("refused by the producer: {error}"),
-                    attempts: row.attempts,
-                    size: value.len(),
-                }),
-                // Never queued: the row stays pending, no attempt charged.
-                Failure::Broker | Failure::Transient => counters.broker_failure(),
-            },
-        }
-    }
-
-    let sent_at = Instant::now();
-    // Wait for every delivery report, or until flush-timeout after a stop or the deadline.
-    let mut published = Vec::with_capacity(rows.len());
-    let mut reported = vec![false; rows.len()];
-    let waited = in_flight.len();
-    {
-        let flush_expired = limits.flush_expired();
-        tokio::pin!(flush_expired);
-        loop {
-            let (index, report) = tokio::select! {
-                next = in_flight.next() => match next { Some(next) => next, None => break },
-                () = &mut flush_expired => break,
-            };
-            let (Some(row), Some(done)) = (rows.get(index), reported.get_mut(index)) else {
-                continue;
-            };
-            *done = true;
-            let error = match report {
-                Ok(Ok(_)) => {
-                    published.push(row.sequence);
-                    counters.broker_failures = 0;
-                    continue;
-                }
-                Ok(Err((error, _))) => error,
-                Err(_canceled) => KafkaError::Canceled,
-            };
-            tracing::warn!(event.id = %row.event_id, payment.id = %row.aggregate_id, error = %error, "delivery failed");
-            let attempts = row.attempts.saturating_add(1);
-            let size = values.get(index).map_or(0, Vec::len);
-            match kafka::classify(&error) {
-                Failure::Broker => counters.broker_failure(),
-                Failure::Permanent(class) => {
-                    poison.push(Poison {
-                        row,
-                        class: dead_class(class),
-                        message: error.to_string(),
-                        attempts,
-                        size,
-                    });
-                }
-                Failure::Transient if attempts >= args.max_attempts => {
-                    poison.push(Poison {
-                        row,
-                        class: ErrorClass::AttemptsExhausted,
-                        message: error.to_string(),
-                        attempts,
-                        size,
-                    });
-                }
-                Failure::Transient => {
-                    let next = after(backoff::delay(
-                        attempts,
-                        args.backoff_base,
-                        args.backoff_max,
-                    ));
-                    queue::record_failure(conn, row.sequence, next, &error.to_string()).await?;
-                    counters.retried += 1;
-                }
-            }
-        }
-    }
-    let acknowledged_at = Instant::now();
-    counters.published +=
-        u64::try_from(queue::mark_published(conn, &published).await?).unwrap_or(0);
-    // Where a batch's time goes (read by the benchmark's stage breakdown; debug level).
-    tracing::debug!(
-        rows = rows.len(),
-        claim_us = (claimed_at - batch_started).as_micros() as u64,
-        validate_send_us = (sent_at - claimed_at).as_micros() as u64,
-        acks_us = (acknowledged_at - sent_at).as_micros() as u64,
-        mark_us = acknowledged_at.elapsed().as_micros() as u64,
-        "batch stages"
-    );
-    // Records still unacknowledged may yet reach the topic: keep the rows (and so their
-    // payments' later events) out of every claim until they have surely expired.
-    let unacknowledged: Vec<i64> = rows
-        .iter()
-        .zip(&reported)
-        .zip(&values)
-        .filter(|((row, done), value)| {
-            !**done
-                && value.len() <= max_bytes
-                && !poison.iter().any(|p| p.row.sequence == row.sequence)
-        })
-        .map(|((row, _), _)| row.sequence)
-        .collect();
-    let unacknowledged: Vec<i64> = if waited == 0 {
-        Vec::new()
-    } else {
-        unacknowledged
-    };
-    queue::defer(conn, &unacknowledged, after(args.message_timeout)).await?;
-
-    dead_letter_all(conn, producer, args, limits, counters, poison).await?;
-
-    let unacknowledged = unacknowledged.len();
-    if unacknowledged > 0 {
-        return Ok(Some(Stop::Failed(
-            Outcome::KafkaUnavailable,
-            format!(
-                "{unacknowledged} event(s) not acknowledged within --flush-timeout; they stay pending"
-            ),
-        )));
-    }
-    if counters.broker_failures >= args.breaker_threshold {
-        return Ok(Some(Stop::Failed(
-            Outcome::KafkaUnavailable,
-            format!(
-                "circuit breaker open after {} consecutive broker-level failures",
-                counters.broker_failures
-            ),
-        )));
-    }
-    Ok(None)
-}
-
-/// A DLQ delivery tagged with its poison index and whether it was the reference form.
-async fn awaiting(
-    index: usize,
-    reference: bool,
-    delivery: rdkafka::producer::DeliveryFuture,
-) -> (
-    usize,
-    bool,
-    Result<
-        rdkafka::producer::future_producer::OwnedDeliveryResult,
-        futures::channel::oneshot::Canceled,
-    >,
-) {
-    (index, reference, delivery.await)
-}
-
-/// Sends the batch's poison events to the DLQ together, waits for their reports within the same
-/// bounds as the events, and marks each acknowledged one dead. A record the DLQ refuses for good
-/// is sent again as a small reference; one not acknowledged leaves its event pending, deferred
-/// by the backoff, with no attempt charged.
-async fn dead_letter_all(
-    conn: &mut AsyncPgConnection,
-    producer: &kafka::RelayProducer,
-    args: &RunArgs,
-    limits: &Limits,
-    counters: &mut Counters,
-    poison: Vec<Poison<'_>>,
-) -> Result<(), Stop> {
-    let send = |item: &Poison<'_>, reference: bool| {
-        let record = dead_letter::record(
-            item.row,
-            item.class,
-            &item.message,
-            item.attempts,
-            &args.events_topic,
-            item.size,
-            Utc::now(),
-            reference,
-        );
-        let value = serde_json::to_vec(&record).unwrap_or_default();
-        let key = item.row.aggregate_id.to_string();
-        let event_id = item.row.event_id.to_string();
-        let sequence = payment_events::format_sequence(item.row.aggregate_version);
-        let headers = kafka::event_headers(&event_id, &item.row.event_type, &sequence, None);
-        let dlq = FutureRecord::to(&args.dlq_topic)
-            .key(&key)
-            .payload(&value)
-            .headers(headers);
-        producer.send_result(dlq).map_err(|(error, _)| error)
-    };
-    let mut in_flight = FuturesUnordered::new();
-    for (index, item) in poison.iter().enumerate() {
-        let reference = item.class == ErrorClass::TooLarge;
-        match send(item, reference) {
-            Ok(delivery) => in_flight.push(awaiting(index, reference, delivery)),
-            Err(error) => {
-                tracing::warn!(event.id = %item.row.event_id, %error, "dead-letter record not queued");
-                counters.broker_failure();
-            }
-        }
-    }
-    let flush_expired = limits.flush_expired();
-    tokio::pin!(flush_expired);
-    let mut dead = vec![false; poison.len()];
-    loop {
-        let (index, reference, report) = tokio::select! {
-            next = in_flight.next() => match next { Some(next) => next, None => break },
-            () = &mut flush_expired => break,
-        };
-        let Some(item) = poison.get(index) else {
-            continue;
-        };
-        let error = match report {
-            Ok(Ok(_)) => {
-                tracing::warn!(event.id = %item.row.event_id, payment.id = %item.row.aggregate_id, error.class = item.class.as_str(), "dead-lettered");
-                queue::mark_dead(conn, item.row.sequence, item.attempts, &item.message).await?;
-                counters.dead_lettered += 1;
-                if let Some(flag) = dead.get_mut(index) {
-                    *flag = true;
-                }
-                continue;
-            }
-            Ok(Err((error, _))) => error,
-            Err(_) => KafkaError::Canceled,
-        };
-        match kafka::classify(&error) {
-            Failure::Permanent(_) if !reference => match send(item, true) {
-                Ok(delivery) => in_flight.push(awaiting(index, true, delivery)),
-                Err(_) => counters.broker_failure(),
-            },
-            _ => {
-                tracing::warn!(event.id = %item.row.event_id, %error, "dead-letter delivery failed");
-                counters.broker_failure();
-            }
-        }
-    }
-    let waiting: Vec<i64> = poison
-        .iter()
-        .zip(&dead)
-        .filter(|(_, dead)| !**dead)
-        .map(|(item, _)| item.row.sequence)
-        .collect();
-    queue::defer(
-        conn,
-        &waiting,
-        after(args.backoff_base.max(args.message_timeout)),
-    )
-    .await?;
-    Ok(())
 }

@@ -1,5 +1,7 @@
 //! The run summary: one JSON line on stdout (§6.6), and the exit code (§6.7).
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -63,6 +65,10 @@ pub struct RunSummary {
     /// Why the run ended early, when it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Failed deliveries by librdkafka error code name (e.g. `{"MessageTimedOut": 1832}`):
+    /// one summary instead of a log line per event. Omitted when there were none.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub failures: BTreeMap<String, u64>,
 }
 
 /// Prints `summary` as one JSON line on stdout.

@@ -264,18 +264,22 @@ fn check(validator: &Validator, document: &Value) -> Result<(), SchemaError> {
     if validator.is_valid(document) {
         return Ok(());
     }
-    let errors: Vec<String> = validator
-        .iter_errors(document)
-        .take(5)
-        .map(|error| {
-            let mut line = format!("{}: {error}", error.instance_path());
-            // Violations quote the offending value; keep each line bounded.
-            if let Some((cut, _)) = line.char_indices().nth(MAX_VIOLATION_CHARS) {
-                line.truncate(cut);
-            }
-            line
-        })
-        .collect();
+    let mut errors: Vec<String> = Vec::new();
+    // A value checked by the envelope and by the type's schema fails both with the same
+    // message: each violation is kept once.
+    for error in validator.iter_errors(document) {
+        let mut line = format!("{}: {error}", error.instance_path());
+        // Violations quote the offending value; keep each line bounded.
+        if let Some((cut, _)) = line.char_indices().nth(MAX_VIOLATION_CHARS) {
+            line.truncate(cut);
+        }
+        if !errors.contains(&line) {
+            errors.push(line);
+        }
+        if errors.len() == 5 {
+            break;
+        }
+    }
     if errors.is_empty() {
         Ok(())
     } else {
@@ -391,6 +395,24 @@ mod tests {
                 "{amount} {currency}"
             );
         }
+    }
+
+    #[test]
+    fn each_violation_is_reported_once() {
+        let mut event = sample(EventType::Authorized, "authorized");
+        event.data.currency = "usd".to_owned();
+        let Err(SchemaError::Invalid(violations)) = validate_event(&as_json(&event)) else {
+            panic!("lowercase currency must fail");
+        };
+        let mut unique = violations.clone();
+        unique.dedup();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), violations.len(), "{violations:?}");
+        assert!(
+            violations.iter().any(|v| v.starts_with("/data/currency")),
+            "{violations:?}"
+        );
     }
 
     #[test]

@@ -37,6 +37,7 @@ pub struct Record {
     pub value: Value,
     pub raw: Vec<u8>,
     pub headers: HashMap<String, String>,
+    pub partition: i32,
 }
 
 impl Record {
@@ -172,14 +173,22 @@ impl Outbox {
 
     /// Reads every record of `topic` until `expected` are read or nothing new came for a while.
     pub fn read(&self, topic: &str, expected: usize) -> Vec<Record> {
+        read_from(&brokers(), topic, PARTITIONS, expected)
+    }
+}
+
+/// Reads every record of `topic` (`partitions` partitions) at `brokers` until `expected` are
+/// read or nothing new came for a while.
+pub fn read_from(brokers: &str, topic: &str, partitions: i32, expected: usize) -> Vec<Record> {
+    {
         let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", brokers())
+            .set("bootstrap.servers", brokers)
             .set("group.id", format!("test-{}", Uuid::new_v4()))
             .set("enable.auto.commit", "false")
             .create()
             .unwrap();
         let mut assignment = TopicPartitionList::new();
-        for partition in 0..PARTITIONS {
+        for partition in 0..partitions {
             assignment
                 .add_partition_offset(topic, partition, Offset::Beginning)
                 .unwrap();
@@ -212,6 +221,7 @@ impl Outbox {
                         })
                         .unwrap_or_default();
                     records.push(Record {
+                        partition: message.partition(),
                         key: String::from_utf8_lossy(message.key().unwrap_or_default())
                             .into_owned(),
                         value: serde_json::from_slice(&raw).unwrap_or(Value::Null),
@@ -226,7 +236,9 @@ impl Outbox {
         }
         records
     }
+}
 
+impl Outbox {
     pub async fn statuses(&self) -> HashMap<String, i64> {
         #[derive(QueryableByName)]
         struct Row {

@@ -10,7 +10,11 @@
 
 mod harness;
 
+mod budgets;
 mod cases;
+mod cli;
 mod concurrency;
 mod failures;
+mod kafka_failures;
+mod mock;
 mod operations;

@@ -111,3 +111,167 @@ async fn the_work_queue_follows_every_status_change_also_by_hand() {
     outbox.sql("TRUNCATE outbox_events").await;
     assert_eq!(queue_and_expected(&outbox).await, (vec![], vec![]));
 }
+
+fn json_lines(outbox: &Outbox, args: &[&str]) -> Vec<Value> {
+    let output = outbox.relay_command(args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dead_events_are_listed_and_shown_with_their_reason() {
+    let outbox = Outbox::new().await;
+    let poisoned = outbox.payment_with(2).await;
+    let other = outbox.payment_with(1).await;
+    for payment in [poisoned, other] {
+        outbox
+            .sql(&format!(
+                "UPDATE outbox_events SET payload = jsonb_set(payload, '{{data,currency}}', '\"usd\"') \
+                 WHERE aggregate_id = '{payment}' AND aggregate_version = 1"
+            ))
+            .await;
+    }
+    let (code, summary) = outbox.run(&[]);
+    assert_eq!(
+        (code, summary["dead_lettered"].as_u64()),
+        (0, Some(2)),
+        "{summary}"
+    );
+
+    let all = json_lines(&outbox, &["dead", "list"]);
+    assert_eq!(all.len(), 2, "{all:?}");
+    for line in &all {
+        for field in [
+            "event_id",
+            "payment_id",
+            "type",
+            "version",
+            "attempts",
+            "reason",
+            "dead_since",
+        ] {
+            assert!(line.get(field).is_some(), "{field} missing: {line}");
+        }
+        let reason = line["reason"].as_str().unwrap();
+        assert!(reason.starts_with("schema_invalid: "), "{reason}");
+        // The envelope and the type's schema both reject the currency: said once.
+        assert_eq!(reason.matches("/data/currency").count(), 1, "{reason}");
+    }
+    let one = json_lines(
+        &outbox,
+        &["dead", "list", "--payment-id", &poisoned.to_string()],
+    );
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0]["payment_id"], poisoned.to_string());
+    assert_eq!(one[0]["type"], "payment.authorized");
+    assert_eq!(
+        json_lines(&outbox, &["dead", "list", "--limit", "1"]).len(),
+        1
+    );
+
+    let event_id = one[0]["event_id"].as_str().unwrap();
+    let shown = json_of(&outbox, &["dead", "show", "--event-id", event_id]);
+    assert_eq!(shown["event_id"], event_id);
+    assert_eq!(shown["event"]["id"], event_id, "the stored CloudEvent");
+    assert_eq!(shown["event"]["data"]["currency"], "usd");
+    assert!(shown["reason"].as_str().unwrap().contains("schema_invalid"));
+    let missing = outbox
+        .relay_command(&[
+            "dead",
+            "show",
+            "--event-id",
+            &uuid::Uuid::now_v7().to_string(),
+        ])
+        .output()
+        .unwrap();
+    let (code, line) = summary_of(&missing);
+    assert_eq!(code, 1, "{line}");
+    assert!(line["reason"].as_str().unwrap().contains("no dead event"));
+
+    // A dry run counts and changes nothing.
+    let dry = json_of(&outbox, &["replay", "--all", "--dry-run"]);
+    assert_eq!(
+        (dry["dry_run"].as_bool(), dry["would_replay"].as_i64()),
+        (Some(true), Some(2))
+    );
+    assert_eq!(
+        json_lines(&outbox, &["dead", "list"]).len(),
+        2,
+        "still dead"
+    );
+    let dry = json_of(
+        &outbox,
+        &["replay", "--payment-id", &poisoned.to_string(), "--dry-run"],
+    );
+    assert_eq!(dry["would_replay"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn purge_has_a_dry_run_and_a_bound_per_call_unless_yes() {
+    let outbox = Outbox::new().await;
+    outbox.bulk(25, 1).await;
+    assert_eq!(outbox.run(&[]).0, 0);
+    outbox
+        .sql("UPDATE outbox_events SET published_at = now() - interval '8 days'")
+        .await;
+    let dry = json_of(
+        &outbox,
+        &[
+            "purge",
+            "--older-than",
+            "7d",
+            "--dry-run",
+            "--max-rows",
+            "10",
+        ],
+    );
+    assert_eq!(
+        (
+            dry["dry_run"].as_bool(),
+            dry["would_purge"].as_i64(),
+            dry["more"].as_bool()
+        ),
+        (Some(true), Some(10), Some(true)),
+        "{dry}"
+    );
+    assert_eq!(
+        outbox.statuses().await.get("published"),
+        Some(&25),
+        "nothing deleted"
+    );
+
+    let first = json_of(
+        &outbox,
+        &[
+            "purge",
+            "--older-than",
+            "7d",
+            "--max-rows",
+            "10",
+            "--batch",
+            "4",
+        ],
+    );
+    assert_eq!(
+        (first["purged"].as_i64(), first["more"].as_bool()),
+        (Some(10), Some(true)),
+        "{first}"
+    );
+    let all = json_of(
+        &outbox,
+        &["purge", "--older-than", "7d", "--max-rows", "10", "--yes"],
+    );
+    assert_eq!(
+        (all["purged"].as_i64(), all["more"].as_bool()),
+        (Some(15), Some(false)),
+        "{all}"
+    );
+    assert_eq!(outbox.statuses().await.get("published"), None);
+}

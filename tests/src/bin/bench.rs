@@ -494,7 +494,7 @@ fn relay_settings(
         "--dlq-topic",
         &format!("{topic}.dlq"),
     ])?;
-    let Some(relay_job::config::Command::Run(run_args)) = cli.command else {
+    let relay_job::config::Command::Run(run_args) = cli.command else {
         anyhow::bail!("run args")
     };
     Ok(*run_args)
@@ -518,14 +518,16 @@ async fn raw_produce(url: &str, brokers: &str, topic: &str) -> anyhow::Result<Va
         .load(&mut conn)
         .await?;
     let run_args = relay_settings(url, brokers, topic)?;
+    let producer =
+        relay_job::kafka::producer(&run_args, relay_job::kafka::RelayContext::default())?;
     relay_job::kafka::ensure_topics(
+        &producer,
         &run_args,
         relay_job::kafka::RelayContext::default(),
         Duration::from_secs(10),
     )
-    .await?;
-    let producer =
-        relay_job::kafka::producer(&run_args, relay_job::kafka::RelayContext::default())?;
+    .await
+    .map_err(|(_, reason)| anyhow::anyhow!(reason))?;
     let records: Vec<(String, Vec<u8>, String, String, String)> = rows
         .into_iter()
         .map(|(id, key, event_type, version, payload)| {
@@ -545,6 +547,7 @@ async fn raw_produce(url: &str, brokers: &str, topic: &str) -> anyhow::Result<Va
             .key(key)
             .payload(value)
             .headers(relay_job::kafka::event_headers(
+                relay_job::kafka::CLOUDEVENTS_JSON,
                 id,
                 event_type,
                 sequence,
