@@ -42,10 +42,33 @@ pub enum AdminCommand {
         /// Database.
         #[command(flatten)]
         database: DatabaseArgs,
-        /// Merchant display name (1..=200 characters).
-        #[arg(long)]
+        /// Merchant display name: 1 to 200 characters, not only spaces, no control characters.
+        #[arg(long, value_parser = merchant_name)]
         name: String,
     },
+}
+
+/// Longest merchant display name in characters (the `merchants.name` check constraint).
+pub const MAX_MERCHANT_NAME_CHARS: usize = 200;
+
+/// Checks `--name` of `admin create-merchant` before anything touches the database, so a bad
+/// name is a usage error (exit 2) naming the flag, never a constraint violation.
+///
+/// # Errors
+/// A message saying which rule the name breaks.
+pub fn merchant_name(value: &str) -> Result<String, String> {
+    if value.trim().is_empty() {
+        return Err("the merchant name must not be empty".to_owned());
+    }
+    if value.chars().count() > MAX_MERCHANT_NAME_CHARS {
+        return Err(format!(
+            "the merchant name must be at most {MAX_MERCHANT_NAME_CHARS} characters"
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err("the merchant name must not contain control characters".to_owned());
+    }
+    Ok(value.to_owned())
 }
 
 /// Database settings.

@@ -15,6 +15,10 @@ use tonic::Code;
 /// `google.rpc.ErrorInfo.domain` of every error this service returns.
 pub const ERROR_DOMAIN: &str = "payment-service";
 
+/// The wait suggested by [`ApiError::retry_after`]: one second, the period of the per-merchant
+/// rate limit (rates are per second) and longer than a write's usual transaction.
+pub const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Everything a request can fail with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApiError {
@@ -101,15 +105,17 @@ impl ApiError {
         }
     }
 
-    /// A [`ApiError::Malformed`] about one field or header.
+    /// A [`ApiError::Malformed`] about one field or header; an empty `field` means the
+    /// request as a whole (no `field` is sent then).
     pub fn malformed(
         code: &'static str,
         field: impl Into<String>,
         message: impl Into<Cow<'static, str>>,
     ) -> Self {
+        let field: String = field.into();
         Self::Malformed {
             code,
-            field: Some(field.into()),
+            field: (!field.is_empty()).then_some(field),
             message: message.into(),
         }
     }
@@ -137,11 +143,13 @@ impl ApiError {
         }
     }
 
-    /// The field path the error is about, if any.
+    /// The field path the error is about, if any (never empty: a body-level error has none).
     pub fn field(&self) -> Option<&str> {
         match self {
             Self::Malformed { field, .. } => field.as_deref(),
-            Self::InvalidField { field, .. } => Some(field),
+            Self::InvalidField { field, .. } => {
+                Some(field.as_ref()).filter(|field| !field.is_empty())
+            }
             Self::UnsupportedMediaType
             | Self::Unauthenticated
             | Self::NotFound
@@ -189,6 +197,27 @@ impl ApiError {
             Self::MethodNotAllowed => Code::Unimplemented,
             Self::DatabaseUnavailable => Code::Unavailable,
             Self::Internal(_) => Code::Internal,
+        }
+    }
+
+    /// How long a client should wait before retrying, for the errors a retry can cure:
+    /// rate limited, idempotency key in flight, database unavailable. Sent as `Retry-After`
+    /// (whole seconds, RFC 9110 §10.2.3) on REST and as a `google.rpc.RetryInfo` detail on gRPC.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::RateLimited | Self::IdempotencyKeyInFlight | Self::DatabaseUnavailable => {
+                Some(RETRY_AFTER)
+            }
+            Self::Malformed { .. }
+            | Self::UnsupportedMediaType
+            | Self::InvalidField { .. }
+            | Self::Unauthenticated
+            | Self::NotFound
+            | Self::IllegalTransition { .. }
+            | Self::IdempotencyKeyReused
+            | Self::PayloadTooLarge { .. }
+            | Self::MethodNotAllowed
+            | Self::Internal(_) => None,
         }
     }
 

@@ -5,6 +5,7 @@
 //! database transaction per write using `domain` rules and `payment-db`; nothing below
 //! `service` knows about HTTP or gRPC.
 
+pub mod access;
 pub mod admin;
 pub mod auth;
 pub mod config;

@@ -77,7 +77,8 @@ impl Metrics {
     }
 }
 
-fn surface(request: &Request) -> &'static str {
+/// The surface of a request from its content type: `grpc-web`, `grpc` or `rest`.
+pub fn surface(request: &Request) -> &'static str {
     match request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -98,7 +99,7 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
         _ => "unmatched".to_owned(),
     };
     let started = Instant::now();
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
     let status = if surface == "rest" {
         response.status().as_u16().to_string()
     } else {
@@ -119,6 +120,9 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
         .latency
         .with_label_values(&[surface, route.as_str()])
         .observe(started.elapsed().as_secs_f64());
+    response
+        .extensions_mut()
+        .insert(crate::access::RouteLabel(route));
     response
 }
 

@@ -18,7 +18,6 @@ use tonic::codec::CompressionEncoding;
 use tonic::server::NamedService;
 use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -29,7 +28,7 @@ use crate::grpc::status::CodecErrorLayer;
 use crate::metrics::Metrics;
 use crate::openapi::ApiDoc;
 use crate::service::{PaymentService, RateLimit};
-use crate::{health, metrics, rest};
+use crate::{access, health, metrics, rest};
 
 /// Settings of the server that are not the database's.
 #[derive(Debug, Clone)]
@@ -68,7 +67,7 @@ pub struct AppState {
 }
 
 /// Request headers a browser may send (gRPC-web, Connect and our own).
-const ALLOWED_HEADERS: [&str; 10] = [
+const ALLOWED_HEADERS: [&str; 11] = [
     "content-type",
     "x-grpc-web",
     "x-user-agent",
@@ -79,14 +78,17 @@ const ALLOWED_HEADERS: [&str; 10] = [
     "connect-protocol-version",
     "connect-timeout-ms",
     "accept-encoding",
+    access::INCOMING_REQUEST_ID_HEADER,
 ];
 
 /// Response headers a browser may read: gRPC status and our own metadata.
-const EXPOSED_HEADERS: [&str; 4] = [
+const EXPOSED_HEADERS: [&str; 6] = [
     "grpc-status",
     "grpc-message",
     "grpc-status-details-bin",
     idempotency::REPLAYED_HEADER,
+    access::REQUEST_ID_HEADER,
+    "retry-after",
 ];
 
 fn cors(origins: &[HeaderValue]) -> CorsLayer {
@@ -187,8 +189,8 @@ pub fn router(
             metrics::record,
         ))
         .with_state(state)
-        .layer(TraceLayer::new_for_http())
-        .layer(cors(&config.cors_allowed_origins));
+        .layer(cors(&config.cors_allowed_origins))
+        .layer(axum::middleware::from_fn(access::layer));
     Ok(app)
 }
 

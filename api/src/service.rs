@@ -7,6 +7,7 @@
 //! and a retry with the same idempotency key gets its answer.
 
 use std::sync::Arc;
+use tracing::Instrument as _;
 
 use chrono::Utc;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
@@ -195,6 +196,7 @@ impl PaymentService {
     /// [`ApiError::DatabaseUnavailable`].
     pub async fn authenticate(&self, header: Option<&[u8]>) -> Result<Uuid, ApiError> {
         let merchant = crate::auth::authenticate(&self.pool, header).await?;
+        crate::access::record_merchant(merchant);
         if let Some(limiter) = &self.limiter
             && limiter.check_key(&merchant).is_err()
         {
@@ -357,11 +359,15 @@ impl PaymentService {
     ) -> Result<WriteOutcome, ApiError> {
         let fingerprint = idempotency::fingerprint(command.operation(), &command)?;
         let service = self.clone();
-        tokio::spawn(async move {
-            service
-                .write_in_transaction(ctx, command, fingerprint)
-                .await
-        })
+        // The task keeps the request's span, so its log lines carry the request id.
+        tokio::spawn(
+            async move {
+                service
+                    .write_in_transaction(ctx, command, fingerprint)
+                    .await
+            }
+            .in_current_span(),
+        )
         .await
         .map_err(ApiError::internal)?
     }

@@ -6,4 +6,5 @@ pub mod idempotency;
 pub mod ledger;
 pub mod lifecycle;
 pub mod money;
+pub mod pan;
 pub mod payment;

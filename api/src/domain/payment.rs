@@ -210,46 +210,6 @@ fn looks_like_card_number(value: &str) -> bool {
     only_card_chars && (12..=19).contains(&digits)
 }
 
-/// Whether `text` holds a run of 13 to 19 digits (single spaces or dashes allowed between them)
-/// that passes the Luhn check (ISO/IEC 7812): a primary account number. Only whole runs count,
-/// so longer reference numbers are not mistaken for cards.
-fn contains_card_number(text: &str) -> bool {
-    let mut digits: Vec<u32> = Vec::new();
-    let mut previous_separator = false;
-    for c in text.chars().chain(std::iter::once('.')) {
-        if let Some(digit) = c.to_digit(10) {
-            digits.push(digit);
-            previous_separator = false;
-        } else if (c == ' ' || c == '-') && !digits.is_empty() && !previous_separator {
-            previous_separator = true;
-        } else {
-            if (13..=19).contains(&digits.len()) && luhn(&digits) {
-                return true;
-            }
-            digits.clear();
-            previous_separator = false;
-        }
-    }
-    false
-}
-
-fn luhn(digits: &[u32]) -> bool {
-    let sum: u32 = digits
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(i, &d)| {
-            if i % 2 == 1 {
-                let doubled = d * 2;
-                if doubled > 9 { doubled - 9 } else { doubled }
-            } else {
-                d
-            }
-        })
-        .sum();
-    sum.is_multiple_of(10)
-}
-
 /// Checks a free-text value: no control characters other than tab and line breaks (PostgreSQL
 /// cannot store NUL), and no card number.
 fn check_free_text(text: &str, field: &'static str) -> Result<(), ApiError> {
@@ -263,7 +223,7 @@ fn check_free_text(text: &str, field: &'static str) -> Result<(), ApiError> {
             "text fields must not contain control characters",
         ));
     }
-    if contains_card_number(text) {
+    if super::pan::contains_card_number(text) {
         return Err(ApiError::invalid(
             "raw_card_number_refused",
             field,

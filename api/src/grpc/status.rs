@@ -19,6 +19,9 @@ impl From<ApiError> for Status {
         if let Some(field) = error.field() {
             details.add_bad_request_violation(field, error.public_message());
         }
+        if let Some(wait) = error.retry_after() {
+            details.set_retry_info(Some(wait));
+        }
         Status::with_error_details(error.grpc_code(), error.public_message(), details)
     }
 }

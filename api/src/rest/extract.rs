@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use crate::domain::idempotency;
+use crate::domain::pan::mask_card_numbers;
 use crate::error::ApiError;
 use crate::server::AppState;
 use crate::service::WriteContext;
@@ -207,15 +208,10 @@ fn json_error(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError 
         );
     }
     if message.starts_with("unknown field") {
-        // The path ends with the unknown name, which is input: report its parent only.
-        let segments: Vec<String> = error.path().iter().map(ToString::to_string).collect();
-        let parent = segments
-            .split_last()
-            .map(|(_, parent)| parent.join("."))
-            .unwrap_or_default();
+        // The path already ends with the unknown name, which is input: `bounded` masks it.
         return ApiError::invalid(
             "field_unknown",
-            bounded(parent),
+            bounded(root_or(path)),
             "the body contains a field that is not part of the API",
         );
     }
@@ -238,7 +234,10 @@ fn join_path(parent: &str, name: &str) -> String {
     }
 }
 
-fn bounded(mut path: String) -> String {
+/// A field path as it may be sent: any card number in it masked (paths hold input such as
+/// metadata keys), then cut to [`MAX_FIELD_PATH_CHARS`].
+fn bounded(path: String) -> String {
+    let mut path = mask_card_numbers(&path);
     if let Some((cut, _)) = path.char_indices().nth(MAX_FIELD_PATH_CHARS) {
         path.truncate(cut);
     }
@@ -286,7 +285,13 @@ mod tests {
                 format!(r#"{{"amount_minor":1,{base},"zzz_secret":1}}"#),
                 422,
                 "field_unknown",
-                Some(""),
+                Some("zzz_secret"),
+            ),
+            (
+                format!(r#"{{"amount_minor":1,{base},"metadata":{{"4111111111111111":1}}}}"#),
+                422,
+                "field_invalid_type",
+                Some("metadata.************1111"),
             ),
             (
                 format!(r#"{{"amount_minor":1,"amount_minor":2,{base}}}"#),
@@ -298,13 +303,13 @@ mod tests {
                 format!(r#"{{"amount_minor":1,{base}"#),
                 400,
                 "malformed_json",
-                Some(""),
+                None,
             ),
             (
                 format!(r#"{{"amount_minor":1,{base}}} trailing"#),
                 400,
                 "malformed_json",
-                Some(""),
+                None,
             ),
         ] {
             let error = reject(&body);

@@ -6,8 +6,8 @@ pub mod problem;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Query, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
@@ -22,13 +22,67 @@ use crate::service::WriteOutcome;
 use extract::{ApiJson, Merchant, OptionalApiJson, PaymentIdPath, Write};
 
 /// Query of `GET /v1/payments`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListQuery {
     /// Page size: default 20, capped at 100.
     pub page_size: Option<i64>,
     /// `next_page_token` of the previous page.
     pub page_token: Option<String>,
 }
+
+impl ListQuery {
+    /// Reads a URL query (`application/x-www-form-urlencoded`, as RFC 3986 §3.4 queries are).
+    ///
+    /// # Errors
+    /// 400 `query_invalid` naming the parameter: an unknown or repeated parameter (an unknown
+    /// name is input: sent masked and bounded), or a `page_size` that is not an integer.
+    pub fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
+        let mut query = Self::default();
+        for (name, value) in url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+            let repeated = || {
+                ApiError::malformed(
+                    "query_invalid",
+                    name.to_string(),
+                    "a query parameter appears more than once",
+                )
+            };
+            match name.as_ref() {
+                "page_size" => {
+                    let size = value.parse().map_err(|_| {
+                        ApiError::malformed(
+                            "query_invalid",
+                            "page_size",
+                            "page_size must be an integer",
+                        )
+                    })?;
+                    if query.page_size.replace(size).is_some() {
+                        return Err(repeated());
+                    }
+                }
+                "page_token" => {
+                    if query.page_token.replace(value.into_owned()).is_some() {
+                        return Err(repeated());
+                    }
+                }
+                _ => {
+                    let mut name = crate::domain::pan::mask_card_numbers(&name);
+                    if let Some((cut, _)) = name.char_indices().nth(MAX_QUERY_NAME_CHARS) {
+                        name.truncate(cut);
+                    }
+                    return Err(ApiError::malformed(
+                        "query_invalid",
+                        name,
+                        "unknown query parameter: this route takes page_size and page_token",
+                    ));
+                }
+            }
+        }
+        Ok(query)
+    }
+}
+
+/// Longest unknown query parameter name repeated in an error.
+const MAX_QUERY_NAME_CHARS: usize = 64;
 
 /// A page of payments.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -67,8 +121,9 @@ enum WriteErrors {
     Status404(Problem),
     #[response(
         status = 409,
-        description = "Illegal transition, or the same idempotency key is in flight",
-        content_type = "application/problem+json"
+        description = "Illegal transition, or the same idempotency key is in flight (`idempotency_key_in_flight`, with `Retry-After`)",
+        content_type = "application/problem+json",
+        headers(("Retry-After" = Option<u64>, description = "Seconds to wait before retrying; sent with `idempotency_key_in_flight`"))
     )]
     Status409(Problem),
     #[response(
@@ -90,9 +145,17 @@ enum WriteErrors {
     )]
     Status422(Problem),
     #[response(
+        status = 429,
+        description = "Too many requests for this merchant (`rate_limited`)",
+        content_type = "application/problem+json",
+        headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))
+    )]
+    Status429(Problem),
+    #[response(
         status = 503,
         description = "Database unavailable",
-        content_type = "application/problem+json"
+        content_type = "application/problem+json",
+        headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))
     )]
     Status503(Problem),
     #[response(
@@ -135,9 +198,17 @@ enum ReadErrors {
     )]
     Status422(Problem),
     #[response(
+        status = 429,
+        description = "Too many requests for this merchant (`rate_limited`)",
+        content_type = "application/problem+json",
+        headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))
+    )]
+    Status429(Problem),
+    #[response(
         status = 503,
         description = "Database unavailable",
-        content_type = "application/problem+json"
+        content_type = "application/problem+json",
+        headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))
     )]
     Status503(Problem),
     #[response(
@@ -158,8 +229,16 @@ pub fn router() -> Router<AppState> {
         .route("/v1/payments/{id}/refunds", post(refund))
 }
 
+/// The answer of a write. A 201 carries `Location: /v1/payments/{id}`: the payment created by
+/// an authorization, or the payment a refund was added to (refunds are part of the payment).
 fn written(status: StatusCode, outcome: WriteOutcome) -> Response {
+    let location = (status == StatusCode::CREATED)
+        .then(|| HeaderValue::from_str(&format!("/v1/payments/{}", outcome.payment.id)).ok())
+        .flatten();
     let mut response = (status, Json(outcome.payment)).into_response();
+    if let Some(location) = location {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
     if outcome.replayed {
         response.headers_mut().insert(
             HeaderName::from_static(idempotency::REPLAYED_HEADER),
@@ -176,9 +255,9 @@ fn written(status: StatusCode, outcome: WriteOutcome) -> Response {
     tag = "payments",
     summary = "Authorize a payment",
     request_body(content = AuthorizeRequest, content_type = "application/json"),
-    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; scoped per merchant and operation. A replay returns the original answer with `Idempotent-Replayed: true`.")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; scoped per merchant and operation. A replay returns the original answer with `Idempotent-Replayed: true`.", example = "order-1234-attempt-1")),
     responses(
-        (status = 201, description = "The payment: `authorized`, or `declined` with a reason", body = Payment, headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same key"))),
+        (status = 201, description = "The payment: `authorized`, or `declined` with a reason", body = Payment, headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same key"), ("Location" = String, description = "`/v1/payments/{id}` of the payment"))),
         WriteErrors,
     ),
     security(("bearer" = []))
@@ -199,7 +278,7 @@ pub async fn authorize(
     tag = "payments",
     summary = "Capture an authorized payment (once, full or partial)",
     request_body(content = Option<AmountRequest>, content_type = "application/json"),
-    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; scoped per merchant and operation. A replay returns the original answer with `Idempotent-Replayed: true`."), ("id" = String, Path, description = "Payment id (UUID)")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; scoped per merchant and operation. A replay returns the original answer with `Idempotent-Replayed: true`.", example = "order-1234-attempt-1"), ("id" = String, Path, description = "Payment id (UUID)")),
     responses(
         (status = 200, description = "The payment", body = Payment, headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same key"))),
         WriteErrors,
@@ -223,7 +302,7 @@ pub async fn capture(
     tag = "payments",
     summary = "Void an authorized payment before capture",
     request_body(content = Option<VoidRequest>, content_type = "application/json"),
-    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; scoped per merchant and operation. A replay returns the original answer with `Idempotent-Replayed: true`."), ("id" = String, Path, description = "Payment id (UUID)")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; scoped per merchant and operation. A replay returns the original answer with `Idempotent-Replayed: true`.", example = "order-1234-attempt-1"), ("id" = String, Path, description = "Payment id (UUID)")),
     responses(
         (status = 200, description = "The payment", body = Payment, headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same key"))),
         WriteErrors,
@@ -248,9 +327,9 @@ pub async fn void(
     tag = "payments",
     summary = "Refund part or all of the captured amount",
     request_body(content = Option<AmountRequest>, content_type = "application/json"),
-    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; scoped per merchant and operation. A replay returns the original answer with `Idempotent-Replayed: true`."), ("id" = String, Path, description = "Payment id (UUID)")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; scoped per merchant and operation. A replay returns the original answer with `Idempotent-Replayed: true`.", example = "order-1234-attempt-1"), ("id" = String, Path, description = "Payment id (UUID)")),
     responses(
-        (status = 201, description = "The payment", body = Payment, headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same key"))),
+        (status = 201, description = "The payment", body = Payment, headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same key"), ("Location" = String, description = "`/v1/payments/{id}` of the payment the refund belongs to"))),
         WriteErrors,
     ),
     security(("bearer" = []))
@@ -294,7 +373,7 @@ pub async fn get_payment(
     summary = "List payments, newest first",
     params(
         ("page_size" = Option<i64>, Query, description = "Page size: default 20, capped at 100"),
-        ("page_token" = Option<String>, Query, description = "`next_page_token` of the previous page")
+        ("page_token" = Option<String>, Query, description = "`next_page_token` of the previous page. Any other query parameter is refused (400 `query_invalid`, naming it).")
     ),
     responses(
         (status = 200, description = "A page of payments", body = PaymentList),
@@ -305,15 +384,9 @@ pub async fn get_payment(
 pub async fn list(
     State(state): State<AppState>,
     merchant: Merchant,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Json<PaymentList>, ApiError> {
-    let Query(query) = query.map_err(|_| {
-        ApiError::malformed(
-            "query_invalid",
-            "page_size",
-            "page_size must be an integer and page_token a string",
-        )
-    })?;
+    let query = ListQuery::parse(raw.as_deref())?;
     let page = state
         .service
         .list(
@@ -336,4 +409,34 @@ pub async fn not_found() -> ApiError {
 /// Fallback for a known path with another method: 405 problem+json.
 pub async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_queries_name_the_parameter_they_refuse() {
+        assert_eq!(
+            ListQuery::parse(Some("page_size=5&page_token=abc")),
+            Ok(ListQuery {
+                page_size: Some(5),
+                page_token: Some("abc".to_owned()),
+            })
+        );
+        assert_eq!(ListQuery::parse(None), Ok(ListQuery::default()));
+        for (raw, field) in [
+            ("limit=1", "limit"),
+            ("page_size=x", "page_size"),
+            ("page_size=1&page_size=2", "page_size"),
+            ("4111111111111111=1", "************1111"),
+        ] {
+            let error = ListQuery::parse(Some(raw)).unwrap_err();
+            assert_eq!(
+                (error.http_status().as_u16(), error.code(), error.field()),
+                (400, "query_invalid", Some(field)),
+                "{raw}"
+            );
+        }
+    }
 }

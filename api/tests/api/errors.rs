@@ -237,6 +237,7 @@ async fn a_merchant_over_its_rate_limit_gets_429_and_resource_exhausted() {
         )
         .await;
     assert_eq!(limited.status(), 429);
+    assert_eq!(limited.headers()["retry-after"], "1");
     assert_eq!(problem(limited).await["code"], "rate_limited");
     let status = app
         .grpc
@@ -248,6 +249,11 @@ async fn a_merchant_over_its_rate_limit_gets_429_and_resource_exhausted() {
         (status.code(), grpc_code(&status).as_str()),
         (Code::ResourceExhausted, "rate_limited")
     );
+    {
+        use tonic_types::StatusExt as _;
+        let retry = status.get_details_retry_info().expect("a RetryInfo detail");
+        assert_eq!(retry.retry_delay, Some(std::time::Duration::from_secs(1)));
+    }
     assert_eq!(
         app.footprint().await,
         before,

@@ -244,6 +244,7 @@ async fn keys_are_per_merchant_and_in_flight_keys_conflict() {
     let before = app.footprint().await;
     let busy = app.post("/v1/payments", &body, Some("busy")).await;
     assert_eq!(busy.status(), 409);
+    assert_eq!(busy.headers()["retry-after"], "1");
     assert_eq!(problem(busy).await["code"], "idempotency_key_in_flight");
     let status = app
         .grpc

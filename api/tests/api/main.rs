@@ -9,6 +9,7 @@
 
 mod harness;
 
+mod answers;
 mod errors;
 mod idempotency;
 mod lifecycle;

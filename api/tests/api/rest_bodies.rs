@@ -80,7 +80,7 @@ async fn bad_bodies_get_our_envelope_and_write_nothing() {
             format!(r#"{{"amount_minor":100,{tail},"cvv":"123"}}"#),
             422,
             "field_unknown",
-            "",
+            "cvv",
         ),
         (
             "field twice",
