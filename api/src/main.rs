@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use diesel_async::{AsyncConnection, AsyncPgConnection};
 use payment_api::config::{AdminCommand, Cli, Command, DatabaseArgs, LogFormat, ServeArgs};
 use payment_api::server::{self, ServerConfig};
 use payment_api::service::RateLimit;
@@ -75,7 +74,7 @@ async fn migrate(database: &DatabaseArgs) -> Result<(), Failure> {
 
 async fn create_merchant(database: &DatabaseArgs, name: &str) -> Result<(), Failure> {
     let database_url = database_url(database).await?;
-    let mut conn = AsyncPgConnection::establish(&database_url)
+    let mut conn = payment_db::pool::connect_url(&database_url)
         .await
         .map_err(|error| (1, format!("cannot connect to DATABASE_URL: {error}")))?;
     let created = payment_api::admin::create_merchant(&mut conn, name)

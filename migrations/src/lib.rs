@@ -12,6 +12,7 @@ pub mod pool;
 pub mod schema;
 #[cfg(feature = "test-support")]
 pub mod testing;
+pub mod tls;
 
 pub use diesel_async::AsyncPgConnection;
 pub use pool::{DbPool, PooledConnection};

@@ -2,7 +2,7 @@
 
 use diesel::migration::MigrationSource;
 use diesel::pg::Pg;
-use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection};
+use diesel_async::{AsyncMigrationHarness, AsyncPgConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 /// Every migration of this crate, embedded at compile time.
@@ -18,7 +18,7 @@ pub type MigrationError = Box<dyn std::error::Error + Send + Sync>;
 /// # Errors
 /// When the database cannot be reached or a migration fails (it is then rolled back).
 pub async fn run_pending(database_url: &str) -> Result<Vec<String>, MigrationError> {
-    let conn = AsyncPgConnection::establish(database_url).await?;
+    let conn = crate::pool::connect_url(database_url).await?;
     let mut harness = AsyncMigrationHarness::new(conn);
     let applied = harness.run_pending_migrations(MIGRATIONS)?;
     Ok(applied.iter().map(ToString::to_string).collect())
@@ -29,7 +29,7 @@ pub async fn run_pending(database_url: &str) -> Result<Vec<String>, MigrationErr
 /// # Errors
 /// When the database cannot be reached.
 pub async fn pending(database_url: &str) -> Result<Vec<String>, MigrationError> {
-    let conn = AsyncPgConnection::establish(database_url).await?;
+    let conn = crate::pool::connect_url(database_url).await?;
     let mut harness = AsyncMigrationHarness::new(conn);
     let pending = harness.pending_migrations(MIGRATIONS)?;
     Ok(pending

@@ -109,17 +109,51 @@ impl From<Refusal> for ConnectionError {
     }
 }
 
+/// Opens one connection to `url`, over TLS as its `sslmode` / `sslrootcert` say
+/// ([`crate::tls`]).
+///
+/// # Errors
+/// `InvalidConnectionUrl` for unusable TLS settings (the message names the parameter),
+/// `BadConnection` when the server is unreachable, refuses, or fails certificate checks.
+pub async fn connect_url(url: &str) -> Result<AsyncPgConnection, ConnectionError> {
+    connect(url).await.map_err(ConnectionError::from)
+}
+
 async fn connect(url: &str) -> Result<AsyncPgConnection, Refusal> {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .map_err(|error| {
-            if error.code() == Some(&SqlState::INVALID_PASSWORD) {
-                Refusal::InvalidPassword(error)
-            } else {
-                Refusal::Other(ConnectionError::BadConnection(error.to_string()))
-            }
-        })?;
-    AsyncPgConnection::try_from_client_and_connection(client, connection)
-        .await
-        .map_err(Refusal::Other)
+    let connector = crate::tls::connector(url).map_err(|error| {
+        Refusal::Other(ConnectionError::InvalidConnectionUrl(error.to_string()))
+    })?;
+    let refused = |error: tokio_postgres::Error| {
+        if error.code() == Some(&SqlState::INVALID_PASSWORD) {
+            Refusal::InvalidPassword(error)
+        } else {
+            // The source of a TLS failure (e.g. a certificate not valid for the host) is the
+            // useful part of the message.
+            let detail = match std::error::Error::source(&error) {
+                Some(source) => format!("{error}: {source}"),
+                None => error.to_string(),
+            };
+            Refusal::Other(ConnectionError::BadConnection(detail))
+        }
+    };
+    match connector.tls {
+        None => {
+            let (client, connection) =
+                tokio_postgres::connect(&connector.url, tokio_postgres::NoTls)
+                    .await
+                    .map_err(refused)?;
+            AsyncPgConnection::try_from_client_and_connection(client, connection)
+                .await
+                .map_err(Refusal::Other)
+        }
+        Some(config) => {
+            let tls = tokio_postgres_rustls::MakeRustlsConnect::new(config);
+            let (client, connection) = tokio_postgres::connect(&connector.url, tls)
+                .await
+                .map_err(refused)?;
+            AsyncPgConnection::try_from_client_and_connection(client, connection)
+                .await
+                .map_err(Refusal::Other)
+        }
+    }
 }

@@ -31,6 +31,8 @@ pub struct Options {
     pub body_limit: usize,
     pub database_timeout: Duration,
     pub rate_limit: Option<payment_api::service::RateLimit>,
+    /// Serve through connections over `sslmode=verify-full` (see [`verify_full_url`]).
+    pub tls: bool,
 }
 
 impl Default for Options {
@@ -40,6 +42,7 @@ impl Default for Options {
             body_limit: TEST_BODY_LIMIT,
             database_timeout: Duration::from_millis(1500),
             rate_limit: None,
+            tls: false,
         }
     }
 }
@@ -68,12 +71,14 @@ impl TestApp {
         let created = payment_api::admin::create_merchant(&mut conn, "Test merchant")
             .await
             .unwrap();
-        let pool = payment_db::pool::build_pool(
-            &database_url,
-            options.pool_size,
-            options.database_timeout,
-        )
-        .unwrap();
+        let pool_url = if options.tls {
+            verify_full_url(&database_url).await
+        } else {
+            database_url.clone()
+        };
+        let pool =
+            payment_db::pool::build_pool(&pool_url, options.pool_size, options.database_timeout)
+                .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let config = ServerConfig {
@@ -322,4 +327,27 @@ pub async fn problem(response: reqwest::Response) -> Value {
         .to_owned();
     assert_eq!(content_type, "application/problem+json");
     response.json().await.unwrap()
+}
+
+/// The server's certificate file (`SHOW ssl_cert_file`); panics when the server has no TLS.
+pub async fn server_certificate(database_url: &str) -> String {
+    let mut conn = AsyncPgConnection::establish(database_url).await.unwrap();
+    let ssl = texts(&mut conn, "SELECT current_setting('ssl') AS value").await;
+    assert_eq!(ssl, ["on"], "the test server must serve TLS (ssl = on)");
+    texts(
+        &mut conn,
+        "SELECT current_setting('ssl_cert_file') AS value",
+    )
+    .await
+    .remove(0)
+}
+
+/// `database_url` over `sslmode=verify-full`, rooted at the server's own (self-signed)
+/// certificate, with the host written as `localhost`: the name that certificate carries.
+pub async fn verify_full_url(database_url: &str) -> String {
+    let certificate = server_certificate(database_url).await;
+    format!(
+        "{}?sslmode=verify-full&sslrootcert={certificate}",
+        database_url.replace("127.0.0.1", "localhost")
+    )
 }

@@ -21,4 +21,5 @@ mod resilience;
 mod rest_bodies;
 mod routes;
 mod surfaces;
+mod tls;
 mod web;

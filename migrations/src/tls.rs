@@ -1,0 +1,323 @@
+//! TLS to PostgreSQL from the libpq URL parameters `sslmode` and `sslrootcert`
+//! (<https://www.postgresql.org/docs/current/libpq-ssl.html>), through rustls (no OpenSSL).
+//!
+//! | `sslmode` | TLS | certificate checked |
+//! |---|---|---|
+//! | `disable` (also when absent) | never | — |
+//! | `prefer` | when the server offers it | no (as libpq) |
+//! | `require` | always | no; with `sslrootcert` as `verify-ca` (as libpq) |
+//! | `verify-ca` | always | chain to `sslrootcert` |
+//! | `verify-full` | always | chain to `sslrootcert` and the host name (the production setting) |
+//!
+//! Unlike libpq, an absent `sslmode` means `disable`, not `prefer`: whether a connection is
+//! encrypted is always written in the URL. A verifying mode needs `sslrootcert` (a PEM file,
+//! e.g. the RDS CA bundle); there is no silent fallback to plain text in any mode but `prefer`.
+//! Only URL-form settings (`postgres://…?sslmode=…`) carry these parameters.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{ClientConfig, WebPkiServerVerifier};
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
+
+/// The libpq `sslmode` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslMode {
+    /// No TLS.
+    Disable,
+    /// TLS when the server offers it, certificate not checked.
+    Prefer,
+    /// TLS, certificate not checked.
+    Require,
+    /// TLS, certificate chain checked against `sslrootcert`.
+    VerifyCa,
+    /// TLS, chain and host name checked.
+    VerifyFull,
+}
+
+impl SslMode {
+    /// Parses a libpq `sslmode` value.
+    ///
+    /// # Errors
+    /// [`TlsConfigError::UnknownMode`] for anything else (`allow` included: it would try
+    /// plain text first).
+    pub fn parse(value: &str) -> Result<Self, TlsConfigError> {
+        match value {
+            "disable" => Ok(Self::Disable),
+            "prefer" => Ok(Self::Prefer),
+            "require" => Ok(Self::Require),
+            "verify-ca" => Ok(Self::VerifyCa),
+            "verify-full" => Ok(Self::VerifyFull),
+            other => Err(TlsConfigError::UnknownMode(
+                other.chars().take(32).collect(),
+            )),
+        }
+    }
+}
+
+/// A database URL's TLS settings that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TlsConfigError {
+    /// `sslmode` is not a libpq value we support.
+    #[error(
+        "database URL: unknown sslmode `{0}`; use disable, prefer, require, verify-ca or verify-full"
+    )]
+    UnknownMode(String),
+    /// A verifying `sslmode` without `sslrootcert`.
+    #[error(
+        "database URL: sslmode={0} needs sslrootcert=<path of a PEM file with the CA certificates> (DATABASE_SSLROOTCERT)"
+    )]
+    MissingRootCert(&'static str),
+    /// `sslrootcert` cannot be read or holds no certificate.
+    #[error("database URL: sslrootcert {path}: {reason}")]
+    RootCert {
+        /// The path given.
+        path: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// The URL does not parse.
+    #[error("database URL is not a valid postgres:// URL")]
+    InvalidUrl,
+}
+
+/// How to connect: the URL for tokio-postgres (TLS parameters rewritten to values it
+/// understands) and the rustls configuration, `None` for plain connections.
+pub struct Connector {
+    /// URL without `sslrootcert`, with `sslmode` as `disable`, `prefer` or `require`.
+    pub url: String,
+    /// The TLS client configuration when the mode may use TLS.
+    pub tls: Option<ClientConfig>,
+}
+
+/// Reads `sslmode` and `sslrootcert` of a `postgres://` URL and builds the connector.
+/// A URL in key=value form passes through unchanged, without TLS.
+///
+/// # Errors
+/// [`TlsConfigError`]: an unknown mode, a verifying mode without a root certificate, an
+/// unreadable or empty root certificate file, an unparseable URL.
+pub fn connector(url: &str) -> Result<Connector, TlsConfigError> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Ok(Connector {
+            url: url.to_owned(),
+            tls: None,
+        });
+    }
+    let mut parsed = url::Url::parse(url).map_err(|_| TlsConfigError::InvalidUrl)?;
+    let mut mode = SslMode::Disable;
+    let mut root_cert: Option<PathBuf> = None;
+    let mut kept: Vec<(String, String)> = Vec::new();
+    for (name, value) in parsed.query_pairs() {
+        match name.as_ref() {
+            "sslmode" => mode = SslMode::parse(&value)?,
+            "sslrootcert" => root_cert = Some(PathBuf::from(value.as_ref())),
+            _ => kept.push((name.into_owned(), value.into_owned())),
+        }
+    }
+    if mode == SslMode::Require && root_cert.is_some() {
+        // libpq: `require` with a root certificate verifies the chain, like `verify-ca`.
+        mode = SslMode::VerifyCa;
+    }
+    let wire_mode = match mode {
+        SslMode::Disable => "disable",
+        SslMode::Prefer => "prefer",
+        SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => "require",
+    };
+    kept.push(("sslmode".to_owned(), wire_mode.to_owned()));
+    parsed.query_pairs_mut().clear().extend_pairs(kept);
+    let tls = match mode {
+        SslMode::Disable => None,
+        SslMode::Prefer | SslMode::Require => Some(unverified()?),
+        SslMode::VerifyCa => Some(verified(root_cert.as_deref(), "verify-ca", false)?),
+        SslMode::VerifyFull => Some(verified(root_cert.as_deref(), "verify-full", true)?),
+    };
+    Ok(Connector {
+        url: parsed.into(),
+        tls,
+    })
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+fn builder() -> Result<rustls::ConfigBuilder<ClientConfig, rustls::WantsVerifier>, TlsConfigError> {
+    ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|error| TlsConfigError::RootCert {
+            path: String::new(),
+            reason: error.to_string(),
+        })
+}
+
+fn verified(
+    root_cert: Option<&Path>,
+    mode: &'static str,
+    check_host: bool,
+) -> Result<ClientConfig, TlsConfigError> {
+    let path = root_cert.ok_or(TlsConfigError::MissingRootCert(mode))?;
+    let unusable = |reason: String| TlsConfigError::RootCert {
+        path: path.display().to_string(),
+        reason,
+    };
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(path).map_err(|e| unusable(e.to_string()))? {
+        let cert = cert.map_err(|e| unusable(e.to_string()))?;
+        roots.add(cert).map_err(|e| unusable(e.to_string()))?;
+    }
+    if roots.is_empty() {
+        return Err(unusable("no certificate in the file".to_owned()));
+    }
+    let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+        .build()
+        .map_err(|e| unusable(e.to_string()))?;
+    let config = if check_host {
+        builder()?
+            .with_webpki_verifier(webpki)
+            .with_no_client_auth()
+    } else {
+        builder()?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(ChainOnly(webpki)))
+            .with_no_client_auth()
+    };
+    Ok(config)
+}
+
+fn unverified() -> Result<ClientConfig, TlsConfigError> {
+    let algorithms = provider().signature_verification_algorithms;
+    Ok(builder()?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyCertificate(algorithms)))
+        .with_no_client_auth())
+}
+
+/// `verify-ca`: the chain must lead to a root, whatever name the certificate carries.
+#[derive(Debug)]
+struct ChainOnly(Arc<WebPkiServerVerifier>);
+
+impl ServerCertVerifier for ChainOnly {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+/// `prefer` / `require` without a root certificate: encrypted, not authenticated (as libpq).
+/// The handshake signatures are still checked, so the session key belongs to the certificate
+/// the server sent.
+#[derive(Debug)]
+struct AnyCertificate(WebPkiSupportedAlgorithms);
+
+impl ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_settings_name_the_parameter() {
+        let error = |url: &str| {
+            connector(url)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        assert!(error("postgres://h/db?sslmode=bogus").contains("sslmode"));
+        assert!(error("postgres://h/db?sslmode=allow").contains("sslmode"));
+        assert!(error("postgres://h/db?sslmode=verify-full").contains("sslrootcert"));
+        assert!(error("postgres://h/db?sslmode=verify-ca").contains("sslrootcert"));
+        assert!(
+            error("postgres://h/db?sslmode=verify-full&sslrootcert=/nonexistent.pem")
+                .contains("/nonexistent.pem")
+        );
+    }
+
+    #[test]
+    fn modes_become_what_tokio_postgres_understands() {
+        let plain = connector("postgres://u@h/db?application_name=x").unwrap();
+        assert!(plain.tls.is_none());
+        assert_eq!(
+            plain.url,
+            "postgres://u@h/db?application_name=x&sslmode=disable"
+        );
+        let required = connector("postgres://u@h/db?sslmode=require").unwrap();
+        assert!(required.tls.is_some());
+        assert_eq!(required.url, "postgres://u@h/db?sslmode=require");
+        let key_value = connector("host=h dbname=db").unwrap();
+        assert_eq!(key_value.url, "host=h dbname=db");
+    }
+}
