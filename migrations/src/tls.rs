@@ -80,9 +80,6 @@ pub enum TlsConfigError {
         /// Why it cannot be used.
         reason: String,
     },
-    /// The URL does not parse.
-    #[error("database URL is not a valid postgres:// URL")]
-    InvalidUrl,
 }
 
 /// How to connect: the URL for tokio-postgres (TLS parameters rewritten to values it
@@ -99,7 +96,7 @@ pub struct Connector {
 ///
 /// # Errors
 /// [`TlsConfigError`]: an unknown mode, a verifying mode without a root certificate, an
-/// unreadable or empty root certificate file, an unparseable URL.
+/// unreadable or empty root certificate file.
 pub fn connector(url: &str) -> Result<Connector, TlsConfigError> {
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
         return Ok(Connector {
@@ -107,15 +104,20 @@ pub fn connector(url: &str) -> Result<Connector, TlsConfigError> {
             tls: None,
         });
     }
-    let mut parsed = url::Url::parse(url).map_err(|_| TlsConfigError::InvalidUrl)?;
+    // Other parameters are kept byte for byte: tokio-postgres decodes `%xx` but not `+`, so
+    // re-encoding them as a form would change values with spaces.
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
     let mut mode = SslMode::Disable;
     let mut root_cert: Option<PathBuf> = None;
-    let mut kept: Vec<(String, String)> = Vec::new();
-    for (name, value) in parsed.query_pairs() {
-        match name.as_ref() {
-            "sslmode" => mode = SslMode::parse(&value)?,
-            "sslrootcert" => root_cert = Some(PathBuf::from(value.as_ref())),
-            _ => kept.push((name.into_owned(), value.into_owned())),
+    let mut kept: Vec<&str> = Vec::new();
+    for segment in query.split('&').filter(|segment| !segment.is_empty()) {
+        let decoded = url::form_urlencoded::parse(segment.as_bytes()).next();
+        match decoded {
+            Some((name, value)) if name == "sslmode" => mode = SslMode::parse(&value)?,
+            Some((name, value)) if name == "sslrootcert" => {
+                root_cert = Some(PathBuf::from(value.as_ref()));
+            }
+            _ => kept.push(segment),
         }
     }
     if mode == SslMode::Require && root_cert.is_some() {
@@ -127,8 +129,9 @@ pub fn connector(url: &str) -> Result<Connector, TlsConfigError> {
         SslMode::Prefer => "prefer",
         SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => "require",
     };
-    kept.push(("sslmode".to_owned(), wire_mode.to_owned()));
-    parsed.query_pairs_mut().clear().extend_pairs(kept);
+    let wire_mode = format!("sslmode={wire_mode}");
+    kept.push(&wire_mode);
+    let rewritten = format!("{base}?{}", kept.join("&"));
     let tls = match mode {
         SslMode::Disable => None,
         SslMode::Prefer | SslMode::Require => Some(unverified()?),
@@ -136,7 +139,7 @@ pub fn connector(url: &str) -> Result<Connector, TlsConfigError> {
         SslMode::VerifyFull => Some(verified(root_cert.as_deref(), "verify-full", true)?),
     };
     Ok(Connector {
-        url: parsed.into(),
+        url: rewritten,
         tls,
     })
 }
@@ -317,6 +320,13 @@ mod tests {
         let required = connector("postgres://u@h/db?sslmode=require").unwrap();
         assert!(required.tls.is_some());
         assert_eq!(required.url, "postgres://u@h/db?sslmode=require");
+        // Other parameters are kept as written (tokio-postgres reads `%20`, not `+`).
+        let options =
+            connector("postgres://u@h/db?options=-c%20lock_timeout%3D5s&sslmode=disable").unwrap();
+        assert_eq!(
+            options.url,
+            "postgres://u@h/db?options=-c%20lock_timeout%3D5s&sslmode=disable"
+        );
         let key_value = connector("host=h dbname=db").unwrap();
         assert_eq!(key_value.url, "host=h dbname=db");
     }
