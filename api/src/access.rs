@@ -1,7 +1,8 @@
 //! Request identity and the access log, the same on REST, gRPC and gRPC-web.
 //!
 //! Every request gets a request id: the caller's `X-Request-Id` when it is a safe token (1 to
-//! [`MAX_REQUEST_ID_CHARS`] characters of `A-Z a-z 0-9 - _ . :`), otherwise a new UUID v7. The id
+//! [`MAX_REQUEST_ID_CHARS`] characters of `A-Z a-z 0-9 - _ . :`, holding no card number),
+//! otherwise a new UUID v7. The id
 //! goes back in the `Request-Id` response header (gRPC: response metadata `request-id`) of every
 //! answer, errors and CORS preflights included, and is a field of the `request` span, so every
 //! log line written while the request runs carries it. When the request ends, one access-log
@@ -53,7 +54,8 @@ fn incoming(request: &Request) -> Option<String> {
         && value.len() <= MAX_REQUEST_ID_CHARS
         && value
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+        && !crate::domain::pan::contains_card_number(value);
     safe.then(|| value.to_owned())
 }
 

@@ -93,10 +93,13 @@ pub fn surface(request: &Request) -> &'static str {
 /// Middleware recording count and latency of every request.
 pub async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let surface = surface(&request);
+    // gRPC: the method path, but only under a service this server has (a path matched one of
+    // the `/{service}/{*method}` routes), with any card number masked; anything else is
+    // `unmatched`, so arbitrary paths never become labels or log fields.
     let route = match request.extensions().get::<MatchedPath>() {
         Some(path) if surface == "rest" => path.as_str().to_owned(),
-        _ if surface != "rest" => request.uri().path().to_owned(),
-        _ => "unmatched".to_owned(),
+        Some(_) => crate::domain::pan::bounded_masked(request.uri().path(), 200),
+        None => "unmatched".to_owned(),
     };
     let started = Instant::now();
     let mut response = next.run(request).await;

@@ -98,15 +98,28 @@ pub struct Connector {
 /// [`TlsConfigError`]: an unknown mode, a verifying mode without a root certificate, an
 /// unreadable or empty root certificate file.
 pub fn connector(url: &str) -> Result<Connector, TlsConfigError> {
-    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+    let Some((scheme, rest)) = ["postgres://", "postgresql://"]
+        .iter()
+        .find_map(|scheme| Some((*scheme, url.strip_prefix(scheme)?)))
+    else {
         return Ok(Connector {
             url: url.to_owned(),
             tls: None,
         });
-    }
+    };
+    // As tokio-postgres reads it: the credentials run to the first `@`, so a raw `?` in a
+    // password is not the start of the query.
+    let (credentials, location) = match rest.split_once('@') {
+        Some((credentials, location)) => (Some(credentials), location),
+        None => (None, rest),
+    };
+    let (location, query) = location.split_once('?').unwrap_or((location, ""));
+    let base = match credentials {
+        Some(credentials) => format!("{scheme}{credentials}@{location}"),
+        None => format!("{scheme}{location}"),
+    };
     // Other parameters are kept byte for byte: tokio-postgres decodes `%xx` but not `+`, so
     // re-encoding them as a form would change values with spaces.
-    let (base, query) = url.split_once('?').unwrap_or((url, ""));
     let mut mode = SslMode::Disable;
     let mut root_cert: Option<PathBuf> = None;
     let mut kept: Vec<&str> = Vec::new();
@@ -327,6 +340,10 @@ mod tests {
             options.url,
             "postgres://u@h/db?options=-c%20lock_timeout%3D5s&sslmode=disable"
         );
+        // A raw `?` in the password is part of the credentials, as tokio-postgres reads it.
+        let password = connector("postgres://app:s3?cr@db/pay?sslmode=require").unwrap();
+        assert!(password.tls.is_some());
+        assert_eq!(password.url, "postgres://app:s3?cr@db/pay?sslmode=require");
         let key_value = connector("host=h dbname=db").unwrap();
         assert_eq!(key_value.url, "host=h dbname=db");
     }

@@ -38,6 +38,17 @@ pub fn mask_card_numbers(text: &str) -> String {
     masked
 }
 
+/// `text` cut to at most `max_chars` characters, with every card number masked: both in the
+/// text as given and in the cut text (a cut can turn a longer digit run into a PAN). For input
+/// echoed in an error, such as a field path.
+pub fn bounded_masked(text: &str, max_chars: usize) -> String {
+    let mut masked = mask_card_numbers(text);
+    if let Some((cut, _)) = masked.char_indices().nth(max_chars) {
+        masked.truncate(cut);
+    }
+    mask_card_numbers(&masked)
+}
+
 /// Byte range of one PAN in a text, and where its masked part ends.
 struct Span {
     start: usize,
@@ -123,6 +134,9 @@ mod tests {
         );
         assert_eq!(mask_card_numbers("order_id"), "order_id");
         assert_eq!(mask_card_numbers("4111111111111112"), "4111111111111112");
+        // A cut that turns a 20-digit run into a PAN is masked too.
+        let path = format!("{}41111111111111110000", "a".repeat(85));
+        assert!(!contains_card_number(&bounded_masked(&path, 100)));
         assert!(!contains_card_number(&mask_card_numbers(
             "x4111111111111111y 5500-0000-0000-0004"
         )));

@@ -9,7 +9,6 @@ use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use crate::domain::idempotency;
-use crate::domain::pan::mask_card_numbers;
 use crate::error::ApiError;
 use crate::server::AppState;
 use crate::service::WriteContext;
@@ -234,14 +233,10 @@ fn join_path(parent: &str, name: &str) -> String {
     }
 }
 
-/// A field path as it may be sent: any card number in it masked (paths hold input such as
-/// metadata keys), then cut to [`MAX_FIELD_PATH_CHARS`].
+/// A field path as it may be sent (paths hold input such as metadata keys): cut to
+/// [`MAX_FIELD_PATH_CHARS`], card numbers masked.
 fn bounded(path: String) -> String {
-    let mut path = mask_card_numbers(&path);
-    if let Some((cut, _)) = path.char_indices().nth(MAX_FIELD_PATH_CHARS) {
-        path.truncate(cut);
-    }
-    path
+    crate::domain::pan::bounded_masked(&path, MAX_FIELD_PATH_CHARS)
 }
 
 #[cfg(test)]

@@ -65,10 +65,7 @@ impl ListQuery {
                     }
                 }
                 _ => {
-                    let mut name = crate::domain::pan::mask_card_numbers(&name);
-                    if let Some((cut, _)) = name.char_indices().nth(MAX_QUERY_NAME_CHARS) {
-                        name.truncate(cut);
-                    }
+                    let name = crate::domain::pan::bounded_masked(&name, MAX_QUERY_NAME_CHARS);
                     return Err(ApiError::malformed(
                         "query_invalid",
                         name,

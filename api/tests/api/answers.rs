@@ -32,6 +32,7 @@ async fn every_answer_carries_a_request_id_honouring_a_safe_incoming_one() {
     for (incoming, kept) in [
         ("req-42_a.b:c", true),
         ("two words", false),
+        ("4111111111111111", false),
         (&*"x".repeat(129), false),
     ] {
         let response = app

@@ -18,3 +18,4 @@ mod failures;
 mod kafka_failures;
 mod mock;
 mod operations;
+mod tls;
