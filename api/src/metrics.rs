@@ -90,6 +90,9 @@ pub fn surface(request: &Request) -> &'static str {
     }
 }
 
+/// Longest gRPC method path kept as a route label.
+const MAX_ROUTE_LABEL_CHARS: usize = 200;
+
 /// Middleware recording count and latency of every request.
 pub async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let surface = surface(&request);
@@ -98,7 +101,7 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
     // `unmatched`, so arbitrary paths never become labels or log fields.
     let route = match request.extensions().get::<MatchedPath>() {
         Some(path) if surface == "rest" => path.as_str().to_owned(),
-        Some(_) => crate::domain::pan::bounded_masked(request.uri().path(), 200),
+        Some(_) => crate::domain::pan::bounded_masked(request.uri().path(), MAX_ROUTE_LABEL_CHARS),
         None => "unmatched".to_owned(),
     };
     let started = Instant::now();

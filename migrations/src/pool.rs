@@ -123,37 +123,41 @@ async fn connect(url: &str) -> Result<AsyncPgConnection, Refusal> {
     let connector = crate::tls::connector(url).map_err(|error| {
         Refusal::Other(ConnectionError::InvalidConnectionUrl(error.to_string()))
     })?;
-    let refused = |error: tokio_postgres::Error| {
-        if error.code() == Some(&SqlState::INVALID_PASSWORD) {
-            Refusal::InvalidPassword(error)
-        } else {
-            // The source of a TLS failure (e.g. a certificate not valid for the host) is the
-            // useful part of the message.
-            let detail = match std::error::Error::source(&error) {
-                Some(source) => format!("{error}: {source}"),
-                None => error.to_string(),
-            };
-            Refusal::Other(ConnectionError::BadConnection(detail))
-        }
-    };
     match connector.tls {
-        None => {
-            let (client, connection) =
-                tokio_postgres::connect(&connector.url, tokio_postgres::NoTls)
-                    .await
-                    .map_err(refused)?;
-            AsyncPgConnection::try_from_client_and_connection(client, connection)
-                .await
-                .map_err(Refusal::Other)
-        }
+        None => open(&connector.url, tokio_postgres::NoTls).await,
         Some(config) => {
-            let tls = tokio_postgres_rustls::MakeRustlsConnect::new(config);
-            let (client, connection) = tokio_postgres::connect(&connector.url, tls)
-                .await
-                .map_err(refused)?;
-            AsyncPgConnection::try_from_client_and_connection(client, connection)
-                .await
-                .map_err(Refusal::Other)
+            open(
+                &connector.url,
+                tokio_postgres_rustls::MakeRustlsConnect::new(config),
+            )
+            .await
         }
     }
+}
+
+/// Sorts a refused connection: 28P01 (by SQLSTATE) from everything else.
+fn refused(error: tokio_postgres::Error) -> Refusal {
+    if error.code() == Some(&SqlState::INVALID_PASSWORD) {
+        Refusal::InvalidPassword(error)
+    } else {
+        // The source of a TLS failure (e.g. a certificate not valid for the host) is the
+        // useful part of the message.
+        let detail = match std::error::Error::source(&error) {
+            Some(source) => format!("{error}: {source}"),
+            None => error.to_string(),
+        };
+        Refusal::Other(ConnectionError::BadConnection(detail))
+    }
+}
+
+/// Connects to `url` with `tls` and wraps the client for diesel.
+async fn open<T>(url: &str, tls: T) -> Result<AsyncPgConnection, Refusal>
+where
+    T: tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket>,
+    T::Stream: tokio_postgres::tls::TlsStream + Unpin + Send + 'static,
+{
+    let (client, connection) = tokio_postgres::connect(url, tls).await.map_err(refused)?;
+    AsyncPgConnection::try_from_client_and_connection(client, connection)
+        .await
+        .map_err(Refusal::Other)
 }

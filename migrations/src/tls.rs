@@ -147,7 +147,7 @@ pub fn connector(url: &str) -> Result<Connector, TlsConfigError> {
     let rewritten = format!("{base}?{}", kept.join("&"));
     let tls = match mode {
         SslMode::Disable => None,
-        SslMode::Prefer | SslMode::Require => Some(unverified()?),
+        SslMode::Prefer | SslMode::Require => Some(name_unchecked(None)?),
         SslMode::VerifyCa => Some(verified(root_cert.as_deref(), "verify-ca", false)?),
         SslMode::VerifyFull => Some(verified(root_cert.as_deref(), "verify-full", true)?),
     };
@@ -191,32 +191,27 @@ fn verified(
     let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
         .build()
         .map_err(|e| unusable(e.to_string()))?;
-    let config = if check_host {
-        builder()?
+    if check_host {
+        Ok(builder()?
             .with_webpki_verifier(webpki)
-            .with_no_client_auth()
+            .with_no_client_auth())
     } else {
-        builder()?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(ChainOnly(webpki)))
-            .with_no_client_auth()
-    };
-    Ok(config)
+        name_unchecked(Some(webpki))
+    }
 }
 
-fn unverified() -> Result<ClientConfig, TlsConfigError> {
-    let algorithms = provider().signature_verification_algorithms;
-    Ok(builder()?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AnyCertificate(algorithms)))
-        .with_no_client_auth())
-}
-
-/// `verify-ca`: the chain must lead to a root, whatever name the certificate carries.
+/// The verifier of the modes that do not check the host name. `chain: Some` (`verify-ca`):
+/// the chain must lead to a root, whatever name the certificate carries. `chain: None`
+/// (`prefer` / `require` without a root certificate): encrypted, not authenticated, as libpq.
+/// Either way the handshake signatures are checked, so the session key belongs to the
+/// certificate the server sent.
 #[derive(Debug)]
-struct ChainOnly(Arc<WebPkiServerVerifier>);
+struct NameUnchecked {
+    chain: Option<Arc<WebPkiServerVerifier>>,
+    algorithms: WebPkiSupportedAlgorithms,
+}
 
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for NameUnchecked {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -225,10 +220,10 @@ impl ServerCertVerifier for ChainOnly {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
+        let Some(chain) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),
@@ -242,7 +237,7 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
     }
 
     fn verify_tls13_signature(
@@ -251,53 +246,26 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
+        self.algorithms.supported_schemes()
     }
 }
 
-/// `prefer` / `require` without a root certificate: encrypted, not authenticated (as libpq).
-/// The handshake signatures are still checked, so the session key belongs to the certificate
-/// the server sent.
-#[derive(Debug)]
-struct AnyCertificate(WebPkiSupportedAlgorithms);
-
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_schemes()
-    }
+/// A configuration whose certificates are checked by [`NameUnchecked`].
+fn name_unchecked(
+    chain: Option<Arc<WebPkiServerVerifier>>,
+) -> Result<ClientConfig, TlsConfigError> {
+    let verifier = NameUnchecked {
+        chain,
+        algorithms: provider().signature_verification_algorithms,
+    };
+    Ok(builder()?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth())
 }
 
 #[cfg(test)]

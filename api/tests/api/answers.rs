@@ -230,15 +230,7 @@ fn admin_create_merchant_checks_its_name_before_the_database() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_document_lists_every_answer_the_routes_give() {
     let app = TestApp::spawn().await;
-    let document: Value = app
-        .http
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let document: Value = app.get("/openapi.json").await.json().await.unwrap();
     assert!(document["servers"][0]["url"].is_string());
     let paths = document["paths"].as_object().unwrap();
     for (path, operations) in paths {
