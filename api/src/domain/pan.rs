@@ -1,6 +1,7 @@
 //! Primary account numbers (card numbers, ISO/IEC 7812): finding them in text and masking them,
 //! so that no text this service sends or logs carries one. A PAN here is a run of 12 to 19
-//! digits, single spaces or dashes allowed between them, that passes the Luhn check. Only whole
+//! ASCII digits, up to two separators (whitespace or ASCII punctuation) allowed between two of
+//! them, that passes the Luhn check. Only whole
 //! runs count, so longer reference numbers are not mistaken for cards.
 
 /// Shortest and longest PAN in digits (ISO/IEC 7812-1 allows 8 to 19; issuers use 12 to 19).
@@ -49,6 +50,15 @@ pub fn bounded_masked(text: &str, max_chars: usize) -> String {
     mask_card_numbers(&masked)
 }
 
+/// Separators written between digit groups (`4111 1111`, `4111-1111`, `4111.1111`,
+/// `4111/1111`, `4111_1111`, a no-break space …): any whitespace or ASCII punctuation.
+fn is_separator(c: char) -> bool {
+    c.is_whitespace() || c.is_ascii_punctuation()
+}
+
+/// Separators allowed in a row between two digits (`4111  1111` still counts).
+const MAX_SEPARATOR_RUN: usize = 2;
+
 /// Byte range of one PAN in a text, and where its masked part ends.
 struct Span {
     start: usize,
@@ -60,14 +70,15 @@ fn card_number_spans(text: &str) -> Vec<Span> {
     let mut spans = Vec::new();
     // Digits of the current run with their byte offsets.
     let mut run: Vec<(usize, u32)> = Vec::new();
-    let mut previous_separator = false;
+    let mut separators = 0;
     let end = text.len();
-    for (index, c) in text.char_indices().chain(std::iter::once((end, '.'))) {
+    // A final non-digit, non-separator closes the last run.
+    for (index, c) in text.char_indices().chain(std::iter::once((end, 'x'))) {
         if let Some(digit) = c.to_digit(10) {
             run.push((index, digit));
-            previous_separator = false;
-        } else if (c == ' ' || c == '-') && !run.is_empty() && !previous_separator {
-            previous_separator = true;
+            separators = 0;
+        } else if is_separator(c) && !run.is_empty() && separators < MAX_SEPARATOR_RUN {
+            separators += 1;
         } else {
             if PAN_DIGITS.contains(&run.len()) && luhn(run.iter().map(|&(_, d)| d)) {
                 let first = run.first().map_or(0, |&(i, _)| i);
@@ -84,7 +95,7 @@ fn card_number_spans(text: &str) -> Vec<Span> {
                 });
             }
             run.clear();
-            previous_separator = false;
+            separators = 0;
         }
     }
     spans
@@ -116,6 +127,20 @@ mod tests {
         assert!(contains_card_number("4111111111111111"));
         assert!(contains_card_number("card 4111 1111 1111 1111 here"));
         assert!(contains_card_number("4111-1111-1111-1111"));
+        for written in [
+            "4111.1111.1111.1111",
+            "4111_1111_1111_1111",
+            "4111/1111/1111/1111",
+            "4111:1111:1111:1111",
+            "4111  1111  1111  1111",
+            "4111\u{a0}1111\u{a0}1111\u{a0}1111",
+        ] {
+            assert!(contains_card_number(written), "{written}");
+            assert!(
+                !contains_card_number(&mask_card_numbers(written)),
+                "{written}"
+            );
+        }
         assert!(!contains_card_number("4111111111111112"));
         assert!(!contains_card_number("order 12345"));
         // 20 digits: a reference number, not a card.

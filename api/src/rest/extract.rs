@@ -166,6 +166,10 @@ async fn read_body(request: Request, limit: usize) -> Result<axum::body::Bytes, 
 }
 
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Syntax first: the typed pass stops at the first unknown or mistyped field, so a
+    // truncated or broken body would otherwise be answered as a field error.
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
+        .map_err(|_| ApiError::malformed("malformed_json", "", "the body is not valid JSON"))?;
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(json_error)?;
     deserializer
@@ -300,6 +304,13 @@ mod tests {
                 "malformed_json",
                 None,
             ),
+            (
+                format!(r#"{{"amount_minor":1,{base},"x":1"#),
+                400,
+                "malformed_json",
+                None,
+            ),
+            (r#"{"x":1,}"#.to_owned(), 400, "malformed_json", None),
             (
                 format!(r#"{{"amount_minor":1,{base}}} trailing"#),
                 400,
