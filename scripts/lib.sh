@@ -100,12 +100,75 @@ ensure_broker() {
     export KAFKA_BROKERS="127.0.0.1:$port"
 }
 
-# Stops what ensure_broker started (call it from an EXIT trap).
+# Stops what ensure_broker and start_pgbouncer started (call it from an EXIT trap).
 stop_started_services() {
     if [ -n "${STARTED_BROKER_PID:-}" ]; then
         kill "$STARTED_BROKER_PID" 2>/dev/null || true
         wait "$STARTED_BROKER_PID" 2>/dev/null || true
     fi
+    if [ -n "${STARTED_PGBOUNCER_PID:-}" ]; then
+        kill "$STARTED_PGBOUNCER_PID" 2>/dev/null || true
+        wait "$STARTED_PGBOUNCER_PID" 2>/dev/null || true
+    fi
+}
+
+# Installs PgBouncer from Debian when it is missing (as root, or through sudo).
+ensure_pgbouncer() {
+    PGBOUNCER=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
+    [ -x "$PGBOUNCER" ] && return 0
+    log "installing pgbouncer from Debian (once)"
+    local sudo=(); [ "$(id -u)" = 0 ] || sudo=(sudo -n)
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null \
+        || { "${sudo[@]}" apt-get update -qq && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null; }
+    PGBOUNCER=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
+}
+
+# Starts PgBouncer in transaction mode on a free port of 127.0.0.1, in front of
+# $PG_HOST:$PG_PORT for every database name, as RDS Proxy and hosted PostgreSQL put one;
+# exports TEST_PGBOUNCER_PORT. Stopped by stop_started_services.
+start_pgbouncer() {
+    ensure_pgbouncer
+    local dir port
+    dir=$(mktemp -d /tmp/pgbouncer.XXXXXX)
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    cat >"$dir/pgbouncer.ini" <<INI
+[databases]
+* = host=$PG_HOST port=$PG_PORT user=$PG_USER
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $port
+unix_socket_dir =
+auth_type = any
+pool_mode = transaction
+max_client_conn = 1000
+# Each test database gets its own pool: keep them small and let idle server connections go
+# quickly, so dozens of test databases stay under the server's max_connections.
+default_pool_size = 10
+server_idle_timeout = 2
+ignore_startup_parameters = extra_float_digits
+# Retry a refused server login after 1 s (default 15 s), so recovery tests see it promptly.
+server_login_retry = 1
+logfile = $dir/pgbouncer.log
+INI
+    local owner=()
+    if [ "$(id -u)" = 0 ]; then
+        id postgres >/dev/null 2>&1 || useradd -r postgres
+        chown -R postgres "$dir"
+        owner=(runuser -u postgres --)
+    fi
+    "${owner[@]}" "$PGBOUNCER" "$dir/pgbouncer.ini" >/dev/null 2>&1 &
+    STARTED_PGBOUNCER_PID=$!
+    for _ in $(seq 1 50); do
+        if pg_isready -q -h 127.0.0.1 -p "$port" 2>/dev/null; then
+            export TEST_PGBOUNCER_PORT=$port
+            log "pgbouncer (transaction mode) on 127.0.0.1:$port"
+            return 0
+        fi
+        sleep 0.2
+    done
+    log "pgbouncer did not start (see $dir/pgbouncer.log)"
+    return 1
 }
 
 # Exports MOTO_SERVER: moto's server (an AWS emulator from PyPI, `moto[server]`), installed

@@ -6,7 +6,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use payment_db::DbPool;
+use payment_db::Database;
 use payment_db::models::api_key;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
@@ -70,13 +70,14 @@ fn bearer_key(header: Option<&[u8]>) -> Option<SecretString> {
 /// # Errors
 /// [`ApiError::Unauthenticated`] for a missing, malformed, unknown or revoked key;
 /// [`ApiError::DatabaseUnavailable`] when the key cannot be checked.
-pub async fn authenticate(pool: &DbPool, header: Option<&[u8]>) -> Result<Uuid, ApiError> {
+pub async fn authenticate(db: &Database, header: Option<&[u8]>) -> Result<Uuid, ApiError> {
     let key = bearer_key(header).ok_or(ApiError::Unauthenticated)?;
     let hash = hash_key(key.expose_secret());
-    let mut conn = pool.get().await?;
-    api_key::find_active_merchant(&mut conn, &hash)
-        .await?
-        .ok_or(ApiError::Unauthenticated)
+    db.transaction::<_, ApiError, _>(async |conn| {
+        Ok(api_key::find_active_merchant(conn, &hash).await?)
+    })
+    .await?
+    .ok_or(ApiError::Unauthenticated)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use axum::http::HeaderValue;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use payment_db::{PoolMode, TransactionSettings};
 
 /// payment-api: payments over gRPC, gRPC-web and REST on one port.
 #[derive(Debug, Parser)]
@@ -80,6 +81,11 @@ pub struct DatabaseArgs {
     /// `payment_secrets::database`).
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// What sits between the service and PostgreSQL: `session` (a direct connection or a
+    /// session-mode pooler) or `transaction` (a transaction-mode pooler such as PgBouncer
+    /// `pool_mode = transaction` or RDS Proxy: no prepared statement outlives its transaction).
+    #[arg(long, env = "DATABASE_POOL_MODE", default_value = "session", value_parser = clap::builder::ValueParser::new(str::parse::<PoolMode>))]
+    pub database_pool_mode: PoolMode,
 }
 
 impl DatabaseArgs {
@@ -127,6 +133,14 @@ pub struct ServeArgs {
     /// Longest wait for a database connection, in ms, before answering UNAVAILABLE / 503.
     #[arg(long, env = "DATABASE_TIMEOUT_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
     pub database_timeout_ms: u64,
+    /// Longest a statement of a request may run, in ms (`SET LOCAL statement_timeout`); then
+    /// the request is answered 503 `database_unavailable` (retryable).
+    #[arg(long, env = "DATABASE_STATEMENT_TIMEOUT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(10..=600_000))]
+    pub database_statement_timeout_ms: u64,
+    /// Longest a write waits for its payment's row lock, in ms (`SET LOCAL lock_timeout`);
+    /// then it is answered 409 `busy` (ABORTED, retryable).
+    #[arg(long, env = "DATABASE_LOCK_TIMEOUT_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(10..=600_000))]
+    pub database_lock_timeout_ms: u64,
     /// Largest request, in bytes, on every surface (REST body; gRPC and gRPC-web message,
     /// after decompression).
     #[arg(long, env = "BODY_LIMIT_BYTES", default_value_t = 65_536, value_parser = clap::value_parser!(u64).range(1024..=16_777_216))]
@@ -172,5 +186,17 @@ impl ServeArgs {
     /// Database wait timeout.
     pub fn database_timeout(&self) -> Duration {
         Duration::from_millis(self.database_timeout_ms)
+    }
+
+    /// What every request's transaction sets for itself: the statement and lock timeouts,
+    /// and the same idle limit as the statement timeout (a stalled write releases its locks).
+    pub fn transaction_settings(&self) -> TransactionSettings {
+        let statement = Duration::from_millis(self.database_statement_timeout_ms);
+        TransactionSettings {
+            statement_timeout: Some(statement),
+            lock_timeout: Some(Duration::from_millis(self.database_lock_timeout_ms)),
+            idle_timeout: Some(statement),
+            asynchronous_commit: false,
+        }
     }
 }

@@ -10,6 +10,7 @@
 use std::borrow::Cow;
 
 use axum::http::StatusCode;
+use payment_db::db_error::DbFailure;
 use tonic::Code;
 
 /// `google.rpc.ErrorInfo.domain` of every error this service returns.
@@ -80,10 +81,16 @@ pub enum ApiError {
     /// A known REST path called with another method. gRPC UNIMPLEMENTED, HTTP 405.
     #[error("this method is not allowed on this path")]
     MethodNotAllowed,
+    /// Another transaction holds the payment: the write waited `lock_timeout` for its row lock
+    /// (SQLSTATE `55P03`), or lost a race ([`WRITE_ATTEMPTS`](crate::service::WRITE_ATTEMPTS)
+    /// times: `40001` / `40P01`). Nothing was written; retry later. gRPC ABORTED, HTTP 409.
+    #[error("the payment is being changed by another request; retry later")]
+    Busy(BusyCause),
     /// Too many requests. gRPC RESOURCE_EXHAUSTED, HTTP 429.
     #[error("too many requests; retry later")]
     RateLimited,
-    /// The database cannot be reached. gRPC UNAVAILABLE, HTTP 503.
+    /// The database cannot be reached, is going away or read-only (a failover), or did not
+    /// answer within `statement_timeout`. gRPC UNAVAILABLE, HTTP 503.
     #[error("the service is temporarily unavailable; retry later")]
     DatabaseUnavailable,
     /// Anything else. gRPC INTERNAL, HTTP 500. The string is logged, never sent.
@@ -138,6 +145,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::RateLimited => "rate_limited",
+            Self::Busy(_) => "busy",
             Self::DatabaseUnavailable => "database_unavailable",
             Self::Internal(_) => "internal",
         }
@@ -159,6 +167,7 @@ impl ApiError {
             | Self::PayloadTooLarge { .. }
             | Self::MethodNotAllowed
             | Self::RateLimited
+            | Self::Busy(_)
             | Self::DatabaseUnavailable
             | Self::Internal(_) => None,
         }
@@ -174,7 +183,9 @@ impl ApiError {
             }
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::IllegalTransition { .. } | Self::IdempotencyKeyInFlight => StatusCode::CONFLICT,
+            Self::IllegalTransition { .. } | Self::IdempotencyKeyInFlight | Self::Busy(_) => {
+                StatusCode::CONFLICT
+            }
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
@@ -192,7 +203,7 @@ impl ApiError {
             Self::Unauthenticated => Code::Unauthenticated,
             Self::NotFound => Code::NotFound,
             Self::IllegalTransition { .. } | Self::IdempotencyKeyReused => Code::FailedPrecondition,
-            Self::IdempotencyKeyInFlight => Code::Aborted,
+            Self::IdempotencyKeyInFlight | Self::Busy(_) => Code::Aborted,
             Self::PayloadTooLarge { .. } | Self::RateLimited => Code::ResourceExhausted,
             Self::MethodNotAllowed => Code::Unimplemented,
             Self::DatabaseUnavailable => Code::Unavailable,
@@ -205,9 +216,10 @@ impl ApiError {
     /// (whole seconds, RFC 9110 §10.2.3) on REST and as a `google.rpc.RetryInfo` detail on gRPC.
     pub fn retry_after(&self) -> Option<std::time::Duration> {
         match self {
-            Self::RateLimited | Self::IdempotencyKeyInFlight | Self::DatabaseUnavailable => {
-                Some(RETRY_AFTER)
-            }
+            Self::RateLimited
+            | Self::IdempotencyKeyInFlight
+            | Self::Busy(_)
+            | Self::DatabaseUnavailable => Some(RETRY_AFTER),
             Self::Malformed { .. }
             | Self::UnsupportedMediaType
             | Self::InvalidField { .. }
@@ -240,19 +252,34 @@ impl ApiError {
     }
 }
 
+/// Why a write found the payment [busy](ApiError::Busy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BusyCause {
+    /// The transaction lost a race (SQLSTATE `40001` / `40P01`); the service runs it again.
+    LostRace,
+    /// The row lock was not granted within `lock_timeout` (SQLSTATE `55P03`).
+    LockTimeout,
+}
+
+/// Database errors by SQLSTATE ([`DbFailure`]): unavailable, timed out or read-only → 503;
+/// lost races and lock timeouts → [`ApiError::Busy`]; anything else → 500 (logged).
 impl From<diesel::result::Error> for ApiError {
     fn from(error: diesel::result::Error) -> Self {
-        use diesel::result::{DatabaseErrorKind, Error};
-        match error {
-            Error::NotFound => Self::NotFound,
-            Error::DatabaseError(
-                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
-                _,
-            ) => Self::DatabaseUnavailable,
-            Error::DatabaseError(_, ref info) if is_unavailable_message(info.message()) => {
+        if matches!(error, diesel::result::Error::NotFound) {
+            return Self::NotFound;
+        }
+        match DbFailure::of(&error) {
+            DbFailure::Unavailable | DbFailure::StatementTimeout => {
+                tracing::warn!(
+                    sqlstate = payment_db::db_error::sql_state(&error).unwrap_or("none"),
+                    error = %error,
+                    "database unavailable"
+                );
                 Self::DatabaseUnavailable
             }
-            other => Self::internal(other),
+            DbFailure::RetryTransaction => Self::Busy(BusyCause::LostRace),
+            DbFailure::LockTimeout => Self::Busy(BusyCause::LockTimeout),
+            DbFailure::Other => Self::internal(error),
         }
     }
 }
@@ -271,18 +298,6 @@ impl From<payment_db::outbox::OutboxError> for ApiError {
             other => Self::internal(other),
         }
     }
-}
-
-/// PostgreSQL messages of a server going away (admin shutdown, terminated backend,
-/// database not accepting connections) that diesel reports with an unknown kind.
-fn is_unavailable_message(message: &str) -> bool {
-    const MARKERS: [&str; 4] = [
-        "terminating connection",
-        "server closed the connection",
-        "connection closed",
-        "not currently accepting connections",
-    ];
-    MARKERS.iter().any(|marker| message.contains(marker))
 }
 
 #[cfg(test)]
@@ -304,6 +319,7 @@ mod tests {
             ApiError::IdempotencyKeyInFlight,
             ApiError::PayloadTooLarge { limit_bytes: 10 },
             ApiError::MethodNotAllowed,
+            ApiError::Busy(BusyCause::LockTimeout),
             ApiError::RateLimited,
             ApiError::DatabaseUnavailable,
             ApiError::internal("boom"),
@@ -329,6 +345,7 @@ mod tests {
                 (Code::Aborted, 409),
                 (Code::ResourceExhausted, 413),
                 (Code::Unimplemented, 405),
+                (Code::Aborted, 409),
                 (Code::ResourceExhausted, 429),
                 (Code::Unavailable, 503),
                 (Code::Internal, 500),

@@ -6,29 +6,27 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use payment_db::DbPool;
+use payment_db::Database;
 use payment_proto::v1::payment_service_server::PaymentServiceServer;
 use serde_json::json;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
+use crate::error::ApiError;
 use crate::grpc::GrpcApi;
 use crate::server::AppState;
 
 /// Whether the database answers and has every migration applied.
-pub async fn database_ready(pool: &DbPool) -> bool {
-    let Ok(mut conn) = pool.get().await else {
-        return false;
-    };
-    matches!(
-        payment_db::migrations::is_current(&mut conn).await,
-        Ok(true)
-    )
+pub async fn database_ready(db: &Database) -> bool {
+    let current: Result<bool, ApiError> = db
+        .transaction(async |conn| Ok(payment_db::migrations::is_current(conn).await?))
+        .await;
+    matches!(current, Ok(true))
 }
 
 /// Keeps the gRPC health status of `""` (the server) and `payments.v1.PaymentService` in step
 /// with [`database_ready`], checking every `interval`. Runs until the process ends.
-pub async fn watch_database(reporter: HealthReporter, pool: DbPool, interval: Duration) {
+pub async fn watch_database(reporter: HealthReporter, db: Database, interval: Duration) {
     // Known but not serving until the first check passes (rather than unknown, NOT_FOUND).
     reporter
         .set_service_status("", ServingStatus::NotServing)
@@ -38,7 +36,7 @@ pub async fn watch_database(reporter: HealthReporter, pool: DbPool, interval: Du
         .await;
     let mut last = None;
     loop {
-        let status = if database_ready(&pool).await {
+        let status = if database_ready(&db).await {
             ServingStatus::Serving
         } else {
             ServingStatus::NotServing
@@ -71,7 +69,7 @@ pub async fn healthz() -> Response {
 
 /// `GET /readyz`: 200 when the database answers and is migrated, 503 otherwise.
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    if database_ready(state.service.pool()).await {
+    if database_ready(state.service.database()).await {
         (StatusCode::OK, axum::Json(json!({ "status": "ready" }))).into_response()
     } else {
         (

@@ -65,7 +65,7 @@ async fn database_url(database: &DatabaseArgs) -> Result<String, Failure> {
 
 async fn migrate(database: &DatabaseArgs) -> Result<(), Failure> {
     let database_url = database_url(database).await?;
-    let applied = payment_db::migrations::run_pending(&database_url)
+    let applied = payment_db::migrations::run_pending(&database_url, database.database_pool_mode)
         .await
         .map_err(|error| (1, format!("migrations failed: {error}")))?;
     tracing::info!(applied = applied.len(), versions = ?applied, "migrations applied");
@@ -74,7 +74,7 @@ async fn migrate(database: &DatabaseArgs) -> Result<(), Failure> {
 
 async fn create_merchant(database: &DatabaseArgs, name: &str) -> Result<(), Failure> {
     let database_url = database_url(database).await?;
-    let mut conn = payment_db::pool::connect_url(&database_url)
+    let mut conn = payment_db::pool::connect_url(&database_url, database.database_pool_mode)
         .await
         .map_err(|error| (1, format!("cannot connect to DATABASE_URL: {error}")))?;
     let created = payment_api::admin::create_merchant(&mut conn, name)
@@ -109,7 +109,8 @@ fn print_openapi() -> Result<(), Failure> {
 
 async fn serve(args: ServeArgs) -> Result<(), Failure> {
     let url = &database_url(&args.database).await?;
-    let pending = payment_db::migrations::pending(url)
+    let mode = args.database.database_pool_mode;
+    let pending = payment_db::migrations::pending(url, mode)
         .await
         .map_err(|error| {
             (
@@ -132,8 +133,9 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
         .database
         .source()
         .map_err(|error| (EXIT_USAGE, format!("database settings: {error}")))?;
-    let pool = payment_db::pool::build_pool_from(source, pool_size, args.database_timeout())
+    let pool = payment_db::pool::build_pool_from(source, mode, pool_size, args.database_timeout())
         .map_err(|error| (EXIT_USAGE, format!("invalid DATABASE_POOL_SIZE: {error}")))?;
+    let db = payment_db::Database::new(pool, args.transaction_settings());
     let body_limit = usize::try_from(args.body_limit_bytes).unwrap_or(usize::MAX);
     let config = ServerConfig {
         body_limit,
@@ -146,7 +148,7 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
             }
         }),
     };
-    let router = server::router(pool, &config)
+    let router = server::router(db, &config)
         .map_err(|error| (1, format!("cannot build the server: {error}")))?;
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         // The same router, behind API Gateway (HTTP API, payload v2): REST and gRPC-web.

@@ -12,6 +12,7 @@ use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
+use crate::error::ApiError;
 use crate::server::AppState;
 
 /// The metrics of one server; cheap to clone.
@@ -135,7 +136,7 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
 /// `GET /metrics`.
 pub async fn scrape(State(state): State<AppState>) -> Response {
     let metrics = &state.metrics;
-    let status = state.service.pool().status();
+    let status = state.service.database().pool().status();
     let in_use = status.size.saturating_sub(status.available);
     for (label, value) in [
         ("max", status.max_size),
@@ -148,9 +149,12 @@ pub async fn scrape(State(state): State<AppState>) -> Response {
             .with_label_values(&[label])
             .set(i64::try_from(value).unwrap_or(i64::MAX));
     }
-    if let Ok(mut conn) = state.service.pool().get().await
-        && let Ok(backlog) = payment_db::outbox::backlog(&mut conn).await
-    {
+    let backlog: Result<_, ApiError> = state
+        .service
+        .database()
+        .transaction(async |conn| Ok(payment_db::outbox::backlog(conn).await?))
+        .await;
+    if let Ok(backlog) = backlog {
         metrics
             .outbox
             .with_label_values(&["pending"])

@@ -11,7 +11,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Method};
 use axum::routing::get;
-use payment_db::DbPool;
+use payment_db::Database;
 use payment_proto::v1::payment_service_server::PaymentServiceServer;
 use tokio::net::TcpListener;
 use tonic::codec::CompressionEncoding;
@@ -142,20 +142,16 @@ where
 /// # Errors
 /// When the reflection descriptors or the metrics registry cannot be built (a bug).
 pub fn router(
-    pool: DbPool,
+    db: Database,
     config: &ServerConfig,
 ) -> Result<Router, Box<dyn std::error::Error + Send + Sync>> {
     let state = AppState {
-        service: PaymentService::new(pool.clone(), Arc::new(SimulatedAcquirer), config.rate_limit),
+        service: PaymentService::new(db.clone(), Arc::new(SimulatedAcquirer), config.rate_limit),
         body_limit: config.body_limit,
         metrics: Metrics::new()?,
     };
     let (reporter, health_service) = tonic_health::server::health_reporter();
-    tokio::spawn(health::watch_database(
-        reporter,
-        pool,
-        config.health_interval,
-    ));
+    tokio::spawn(health::watch_database(reporter, db, config.health_interval));
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(payment_proto::FILE_DESCRIPTOR_SET)

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use tracing::Instrument as _;
 
 use chrono::Utc;
-use diesel_async::{AsyncConnection, AsyncPgConnection};
-use payment_db::DbPool;
+use diesel_async::AsyncPgConnection;
+use payment_db::Database;
 use payment_db::models::{
     NewIdempotencyRecord, NewLedgerEntry, PaymentChange, idempotency_record, ledger_entry, payment,
 };
@@ -25,7 +25,12 @@ use crate::domain::ledger::{self, Posting};
 use crate::domain::lifecycle::{self, PaymentStatus};
 use crate::domain::money;
 use crate::domain::payment::{AuthorizeCommand, AuthorizeRequest, Payment};
-use crate::error::ApiError;
+use crate::error::{ApiError, BusyCause};
+
+/// How many times a write's transaction runs at most when the database reports a lost race.
+pub const WRITE_ATTEMPTS: u32 = 3;
+/// Pause before the second run of a write's transaction (doubled before the third).
+pub const RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(25);
 
 /// Default page size of [`PaymentService::list`].
 pub const DEFAULT_PAGE_SIZE: usize = 20;
@@ -138,10 +143,11 @@ pub struct RateLimit {
 
 type MerchantLimiter = governor::DefaultKeyedRateLimiter<Uuid>;
 
-/// Payment operations over a database pool and an acquirer. Cheap to clone.
+/// Payment operations over a database (pool and transaction settings) and an acquirer.
+/// Cheap to clone.
 #[derive(Clone)]
 pub struct PaymentService {
-    pool: DbPool,
+    db: Database,
     acquirer: Arc<dyn Acquirer>,
     limiter: Option<Arc<MerchantLimiter>>,
 }
@@ -176,13 +182,13 @@ fn check_optional_amount(amount_minor: Option<i64>) -> Result<(), ApiError> {
 
 impl PaymentService {
     /// Creates the service; `rate_limit` applies per merchant to every call (`None`: no limit).
-    pub fn new(pool: DbPool, acquirer: Arc<dyn Acquirer>, rate_limit: Option<RateLimit>) -> Self {
+    pub fn new(db: Database, acquirer: Arc<dyn Acquirer>, rate_limit: Option<RateLimit>) -> Self {
         let limiter = rate_limit.map(|limit| {
             let quota = governor::Quota::per_second(limit.per_second).allow_burst(limit.burst);
             Arc::new(governor::RateLimiter::keyed(quota))
         });
         Self {
-            pool,
+            db,
             acquirer,
             limiter,
         }
@@ -195,7 +201,7 @@ impl PaymentService {
     /// [`ApiError::Unauthenticated`], [`ApiError::RateLimited`] (HTTP 429, RESOURCE_EXHAUSTED),
     /// [`ApiError::DatabaseUnavailable`].
     pub async fn authenticate(&self, header: Option<&[u8]>) -> Result<Uuid, ApiError> {
-        let merchant = crate::auth::authenticate(&self.pool, header).await?;
+        let merchant = crate::auth::authenticate(&self.db, header).await?;
         crate::access::record_merchant(merchant);
         if let Some(limiter) = &self.limiter
             && limiter.check_key(&merchant).is_err()
@@ -205,9 +211,9 @@ impl PaymentService {
         Ok(merchant)
     }
 
-    /// The pool, for health checks and authentication.
-    pub fn pool(&self) -> &DbPool {
-        &self.pool
+    /// The database, for health checks and metrics.
+    pub fn database(&self) -> &Database {
+        &self.db
     }
 
     /// Authorizes a payment. A decline is a success that stores a `declined` payment and a
@@ -291,8 +297,10 @@ impl PaymentService {
     /// database errors.
     pub async fn get(&self, merchant_id: Uuid, payment_id: &str) -> Result<Payment, ApiError> {
         let payment_id = parse_payment_id(payment_id)?;
-        let mut conn = self.pool.get().await?;
-        payment::find(&mut conn, merchant_id, payment_id)
+        self.db
+            .transaction::<_, ApiError, _>(async |conn| {
+                Ok(payment::find(conn, merchant_id, payment_id).await?)
+            })
             .await?
             .ok_or(ApiError::NotFound)?
             .try_into()
@@ -331,10 +339,14 @@ impl PaymentService {
                 )
             })?)
         };
-        let mut conn = self.pool.get().await?;
         // One extra row tells whether another page exists.
         let limit = i64::try_from(size + 1).unwrap_or(i64::MAX);
-        let mut rows = payment::list(&mut conn, merchant_id, before, limit).await?;
+        let mut rows: Vec<_> = self
+            .db
+            .transaction::<_, ApiError, _>(async |conn| {
+                Ok(payment::list(conn, merchant_id, before, limit).await?)
+            })
+            .await?;
         let more = rows.len() > size;
         rows.truncate(size);
         let next_page_token = if more {
@@ -361,67 +373,90 @@ impl PaymentService {
         let service = self.clone();
         // The task keeps the request's span, so its log lines carry the request id.
         tokio::spawn(
-            async move {
-                service
-                    .write_in_transaction(ctx, command, fingerprint)
-                    .await
-            }
-            .in_current_span(),
+            async move { service.write_retrying(ctx, command, fingerprint).await }
+                .in_current_span(),
         )
         .await
         .map_err(ApiError::internal)?
     }
 
-    async fn write_in_transaction(
+    /// Runs the write's transaction, again from the start when the database reports that it
+    /// lost a race (`40001` serialization_failure, `40P01` deadlock_detected): at most
+    /// [`WRITE_ATTEMPTS`] times, [`RETRY_PAUSE`] times the attempt number apart. Then the
+    /// answer is [`ApiError::Busy`] (409 / ABORTED, retryable).
+    async fn write_retrying(
         &self,
         ctx: WriteContext,
         command: WriteCommand,
         fingerprint: Vec<u8>,
     ) -> Result<WriteOutcome, ApiError> {
-        let mut conn = self.pool.get().await?;
+        let mut attempt = 1;
+        loop {
+            match self
+                .write_in_transaction(&ctx, &command, &fingerprint)
+                .await
+            {
+                Err(ApiError::Busy(BusyCause::LostRace)) if attempt < WRITE_ATTEMPTS => {
+                    tracing::info!(attempt, "transaction lost a race: running it again");
+                    tokio::time::sleep(RETRY_PAUSE * attempt).await;
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn write_in_transaction(
+        &self,
+        ctx: &WriteContext,
+        command: &WriteCommand,
+        fingerprint: &[u8],
+    ) -> Result<WriteOutcome, ApiError> {
         let acquirer = Arc::clone(&self.acquirer);
-        conn.transaction::<_, ApiError, _>(async move |conn| {
-            let operation = command.operation();
-            if let Some(key) = &ctx.idempotency_key {
-                if !idempotency_record::try_lock(conn, ctx.merchant_id, operation, key.as_str())
-                    .await?
-                {
-                    return Err(ApiError::IdempotencyKeyInFlight);
-                }
-                if let Some(record) =
-                    idempotency_record::find(conn, ctx.merchant_id, operation, key.as_str()).await?
-                {
-                    if record.request_hash != fingerprint {
-                        return Err(ApiError::IdempotencyKeyReused);
+        self.db
+            .transaction(async move |conn| {
+                let operation = command.operation();
+                if let Some(key) = &ctx.idempotency_key {
+                    if !idempotency_record::try_lock(conn, ctx.merchant_id, operation, key.as_str())
+                        .await?
+                    {
+                        return Err(ApiError::IdempotencyKeyInFlight);
                     }
-                    let payment =
-                        serde_json::from_value(record.response).map_err(ApiError::internal)?;
-                    return Ok(WriteOutcome {
-                        payment,
-                        replayed: true,
-                    });
+                    if let Some(record) =
+                        idempotency_record::find(conn, ctx.merchant_id, operation, key.as_str())
+                            .await?
+                    {
+                        if record.request_hash != fingerprint {
+                            return Err(ApiError::IdempotencyKeyReused);
+                        }
+                        let payment =
+                            serde_json::from_value(record.response).map_err(ApiError::internal)?;
+                        return Ok(WriteOutcome {
+                            payment,
+                            replayed: true,
+                        });
+                    }
                 }
-            }
-            let payment = execute(conn, acquirer.as_ref(), &ctx, &command).await?;
-            if let Some(key) = &ctx.idempotency_key {
-                let response = serde_json::to_value(&payment).map_err(ApiError::internal)?;
-                NewIdempotencyRecord {
-                    merchant_id: ctx.merchant_id,
-                    operation,
-                    idempotency_key: key.as_str(),
-                    request_hash: &fingerprint,
-                    payment_id: payment.id,
-                    response: &response,
+                let payment = execute(conn, acquirer.as_ref(), ctx, command).await?;
+                if let Some(key) = &ctx.idempotency_key {
+                    let response = serde_json::to_value(&payment).map_err(ApiError::internal)?;
+                    NewIdempotencyRecord {
+                        merchant_id: ctx.merchant_id,
+                        operation,
+                        idempotency_key: key.as_str(),
+                        request_hash: fingerprint,
+                        payment_id: payment.id,
+                        response: &response,
+                    }
+                    .insert(conn)
+                    .await?;
                 }
-                .insert(conn)
-                .await?;
-            }
-            Ok(WriteOutcome {
-                payment,
-                replayed: false,
+                Ok(WriteOutcome {
+                    payment,
+                    replayed: false,
+                })
             })
-        })
-        .await
+            .await
     }
 }
 

@@ -13,28 +13,37 @@ use futures::FutureExt;
 use payment_secrets::DatabaseUrl;
 use tokio_postgres::error::SqlState;
 
+use crate::session::PoolMode;
+
 /// Pool of PostgreSQL connections.
 pub type DbPool = Pool<AsyncPgConnection>;
 
 /// A connection checked out of a [`DbPool`]; returned to the pool on drop.
 pub type PooledConnection = Object<AsyncPgConnection>;
 
-/// Builds a pool of at most `max_size` connections to `database_url`.
+/// Builds a pool of at most `max_size` connections to `database_url`, set up for `mode`.
 ///
 /// Connections are created lazily. A checkout waits at most `wait_timeout` for a free
 /// connection and `wait_timeout` again to open a new one, so a database outage surfaces as
 /// an error within a bounded time instead of a hung request. Returned connections are
-/// checked with a `SELECT 1` and dropped when broken (for example after a cancelled
+/// checked with a simple-protocol `SELECT 1` (no prepared statement, so the check also holds
+/// behind a transaction pooler) and dropped when broken (for example after a cancelled
 /// transaction), so one failure never poisons the pool.
 ///
 /// # Errors
 /// When the pool configuration is invalid (for example `max_size` is 0).
 pub fn build_pool(
     database_url: &str,
+    mode: PoolMode,
     max_size: usize,
     wait_timeout: Duration,
 ) -> Result<DbPool, diesel_async::pooled_connection::deadpool::BuildError> {
-    build_pool_from(DatabaseUrl::fixed(database_url), max_size, wait_timeout)
+    build_pool_from(
+        DatabaseUrl::fixed(database_url),
+        mode,
+        max_size,
+        wait_timeout,
+    )
 }
 
 /// Like [`build_pool`], with each new connection opened by [`establish`] from `source`: a
@@ -44,14 +53,18 @@ pub fn build_pool(
 /// When the pool configuration is invalid (for example `max_size` is 0).
 pub fn build_pool_from(
     source: DatabaseUrl,
+    mode: PoolMode,
     max_size: usize,
     wait_timeout: Duration,
 ) -> Result<DbPool, diesel_async::pooled_connection::deadpool::BuildError> {
     let mut config = ManagerConfig::default();
-    config.recycling_method = RecyclingMethod::Verified;
+    config.recycling_method =
+        RecyclingMethod::CustomFunction(Box::new(|conn: &mut AsyncPgConnection| {
+            diesel_async::SimpleAsyncConnection::batch_execute(conn, "SELECT 1").boxed()
+        }));
     config.custom_setup = Box::new(move |_| {
         let source = source.clone();
-        async move { establish(&source).await }.boxed()
+        async move { establish(&source, mode).await }.boxed()
     });
     // The URL argument is unused: custom_setup asks `source` for each connection.
     let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
@@ -67,7 +80,7 @@ pub fn build_pool_from(
         .build()
 }
 
-/// Opens one connection with the URL from `source`. When the server refuses the password
+/// Opens one connection with the URL from `source`, set up for `mode`. When the server refuses the password
 /// (SQLSTATE 28P01, `invalid_password`: classified by code) and the password comes from a
 /// secret, reads the secret again and tries once more, so a password rotated while the
 /// process runs costs one refused attempt instead of a restart.
@@ -75,12 +88,15 @@ pub fn build_pool_from(
 /// # Errors
 /// `BadConnection` when the credentials cannot be read or the server refuses or is
 /// unreachable (the second refusal of a refreshed password included).
-pub async fn establish(source: &DatabaseUrl) -> Result<AsyncPgConnection, ConnectionError> {
+pub async fn establish(
+    source: &DatabaseUrl,
+    mode: PoolMode,
+) -> Result<AsyncPgConnection, ConnectionError> {
     let credentials = |error: payment_secrets::CredentialsError| {
         ConnectionError::BadConnection(error.to_string())
     };
     let url = source.url().await.map_err(credentials)?;
-    match connect(&url).await {
+    let mut conn = match connect(&url).await {
         Err(Refusal::InvalidPassword(_)) if source.can_refresh() => {
             tracing::warn!(
                 "the database refused the password (SQLSTATE 28P01): reading the secret again"
@@ -89,7 +105,9 @@ pub async fn establish(source: &DatabaseUrl) -> Result<AsyncPgConnection, Connec
             connect(&url).await.map_err(ConnectionError::from)
         }
         result => result.map_err(ConnectionError::from),
-    }
+    }?;
+    mode.prepare(&mut conn);
+    Ok(conn)
 }
 
 /// Why a connection attempt failed, split by what the caller can do about it.
@@ -110,13 +128,15 @@ impl From<Refusal> for ConnectionError {
 }
 
 /// Opens one connection to `url`, over TLS as its `sslmode` / `sslrootcert` say
-/// ([`crate::tls`]).
+/// ([`crate::tls`]), set up for `mode`.
 ///
 /// # Errors
 /// `InvalidConnectionUrl` for unusable TLS settings (the message names the parameter),
 /// `BadConnection` when the server is unreachable, refuses, or fails certificate checks.
-pub async fn connect_url(url: &str) -> Result<AsyncPgConnection, ConnectionError> {
-    connect(url).await.map_err(ConnectionError::from)
+pub async fn connect_url(url: &str, mode: PoolMode) -> Result<AsyncPgConnection, ConnectionError> {
+    let mut conn = connect(url).await.map_err(ConnectionError::from)?;
+    mode.prepare(&mut conn);
+    Ok(conn)
 }
 
 async fn connect(url: &str) -> Result<AsyncPgConnection, Refusal> {

@@ -1,6 +1,8 @@
 //! Test support (feature `test-support`): fresh databases on a real PostgreSQL server.
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+
+use crate::PoolMode;
 use uuid::Uuid;
 
 /// URL of the maintenance database tests connect to first: `TEST_DATABASE_ADMIN_URL`, by
@@ -44,7 +46,7 @@ pub async fn fresh_database() -> (String, String) {
 #[expect(clippy::expect_used, reason = "test support fails loudly")]
 pub async fn migrated_database() -> (String, String) {
     let (name, url) = fresh_database().await;
-    crate::migrations::run_pending(&url)
+    crate::migrations::run_pending(&url, PoolMode::Session)
         .await
         .expect("migrations apply");
     (name, url)
@@ -74,4 +76,102 @@ pub async fn set_connections(name: &str, allowed: bool) {
             .await
             .expect("terminate backends");
     }
+}
+
+/// How the services under test reach their database, from `TEST_DATABASE_ROUTE`: the suites
+/// run once directly and again through each production-like path (`scripts/test`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `direct` (the default): the server at [`admin_url`], plain TCP.
+    Direct,
+    /// `pgbouncer`: through PgBouncer in transaction mode on 127.0.0.1 port
+    /// `TEST_PGBOUNCER_PORT` (started by `scripts/test`), with [`PoolMode::Transaction`].
+    Pgbouncer,
+    /// `verify-full`: TLS with certificate and host name checks, rooted at the server's own
+    /// certificate (its `ssl_cert_file`, which names `localhost`).
+    VerifyFull,
+}
+
+/// The route of this test run.
+///
+/// # Panics
+/// On an unknown `TEST_DATABASE_ROUTE`.
+#[expect(clippy::panic, reason = "test support fails loudly")]
+pub fn route() -> Route {
+    match std::env::var("TEST_DATABASE_ROUTE").as_deref() {
+        Err(_) | Ok("" | "direct") => Route::Direct,
+        Ok("pgbouncer") => Route::Pgbouncer,
+        Ok("verify-full") => Route::VerifyFull,
+        Ok(other) => {
+            panic!("unknown TEST_DATABASE_ROUTE {other:?}: direct, pgbouncer or verify-full")
+        }
+    }
+}
+
+/// The URL and pool mode a service under test uses for `database_url` (a database on the
+/// [`admin_url`] server), by [`route`]. Tests set up and inspect data directly.
+///
+/// # Panics
+/// When the route's prerequisites are missing (`TEST_PGBOUNCER_PORT`, TLS on the server).
+#[expect(clippy::expect_used, reason = "test support fails loudly")]
+pub async fn service_url(database_url: &str) -> (String, PoolMode) {
+    match route() {
+        Route::Direct => (database_url.to_owned(), PoolMode::Session),
+        Route::Pgbouncer => {
+            let port = std::env::var("TEST_PGBOUNCER_PORT")
+                .expect("TEST_PGBOUNCER_PORT (scripts/test starts PgBouncer and sets it)");
+            let url = url::Url::parse(database_url).expect("a database URL");
+            let name = url.path().trim_start_matches('/');
+            let user = match url.username() {
+                "" => "postgres",
+                user => user,
+            };
+            (
+                format!("postgres://{user}@127.0.0.1:{port}/{name}"),
+                PoolMode::Transaction,
+            )
+        }
+        Route::VerifyFull => (verify_full_url(database_url).await, PoolMode::Session),
+    }
+}
+
+/// The path of the server's TLS certificate (`ssl_cert_file`).
+///
+/// # Panics
+/// When the server does not serve TLS.
+#[expect(clippy::expect_used, reason = "test support fails loudly")]
+pub async fn server_certificate(database_url: &str) -> String {
+    use diesel::sql_types::Text;
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = Text)]
+        ssl: String,
+        #[diesel(sql_type = Text)]
+        file: String,
+    }
+    let mut conn = AsyncPgConnection::establish(database_url)
+        .await
+        .expect("PostgreSQL reachable");
+    let setting: Setting = diesel::sql_query(
+        "SELECT current_setting('ssl') AS ssl, current_setting('ssl_cert_file') AS file",
+    )
+    .get_result(&mut conn)
+    .await
+    .expect("SHOW ssl");
+    assert_eq!(
+        setting.ssl, "on",
+        "the test server must serve TLS (ssl = on)"
+    );
+    setting.file
+}
+
+/// `database_url` over `sslmode=verify-full`, rooted at the server's own (self-signed)
+/// certificate, with the host written as `localhost`: the name that certificate carries.
+pub async fn verify_full_url(database_url: &str) -> String {
+    let certificate = server_certificate(database_url).await;
+    format!(
+        "{}?sslmode=verify-full&sslrootcert={certificate}",
+        database_url.replace("127.0.0.1", "localhost")
+    )
 }

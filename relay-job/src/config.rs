@@ -157,6 +157,11 @@ pub struct DatabaseArgs {
     /// `payment_secrets::database`).
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// What sits between the relay and PostgreSQL: `session` (a direct connection or a
+    /// session-mode pooler) or `transaction` (a transaction-mode pooler such as PgBouncer
+    /// `pool_mode = transaction` or RDS Proxy: no prepared statement outlives its transaction).
+    #[arg(long, env = "DATABASE_POOL_MODE", default_value = "session", value_parser = clap::builder::ValueParser::new(str::parse::<payment_db::PoolMode>))]
+    pub database_pool_mode: payment_db::PoolMode,
 }
 
 impl DatabaseArgs {

@@ -11,6 +11,7 @@ use diesel::migration::MigrationSource;
 use diesel::pg::Pg;
 use diesel::sql_types::{Bool, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use payment_db::TransactionSettings;
 
 #[derive(diesel::QueryableByName)]
 struct Tracked {
@@ -24,12 +25,43 @@ struct Applied {
     version: String,
 }
 
+/// Longest statement of the relay (`SET LOCAL statement_timeout` of every transaction).
+pub const STATEMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Settings of the operator commands' transactions: the statement timeout only.
+pub fn command_settings() -> TransactionSettings {
+    TransactionSettings {
+        statement_timeout: Some(STATEMENT_TIMEOUT),
+        ..TransactionSettings::default()
+    }
+}
+
+/// Runs `work` in one transaction with [`command_settings`]. Every statement of the relay
+/// runs in a transaction, so it works the same behind a transaction-mode pooler
+/// (`payment_db::session`).
+///
+/// # Errors
+/// `work`'s, `BEGIN`'s or `COMMIT`'s database error.
+pub async fn in_transaction<R, F>(conn: &mut AsyncPgConnection, work: F) -> diesel::QueryResult<R>
+where
+    F: AsyncFnOnce(&mut AsyncPgConnection) -> diesel::QueryResult<R>,
+{
+    payment_db::session::transaction(conn, &command_settings(), work).await
+}
+
 /// Versions of the `payment-db` migrations not applied to this database (empty when current;
-/// every version when the database was never migrated). Two catalogue queries.
+/// every version when the database was never migrated). Two catalogue queries, in one
+/// transaction.
 ///
 /// # Errors
 /// Database errors.
 pub async fn pending_migrations(conn: &mut AsyncPgConnection) -> diesel::QueryResult<Vec<String>> {
+    in_transaction(conn, applied_versions_pending).await
+}
+
+async fn applied_versions_pending(
+    conn: &mut AsyncPgConnection,
+) -> diesel::QueryResult<Vec<String>> {
     let tracked: Tracked = diesel::sql_query(
         "SELECT to_regclass('__diesel_schema_migrations') IS NOT NULL AS tracked",
     )

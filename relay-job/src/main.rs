@@ -12,6 +12,7 @@ use relay_job::cli::{self, CommandFailure};
 use relay_job::config::{
     Cli, Command, DatabaseArgs, DeadCommand, LogFormat, PurgeArgs, ReplayArgs,
 };
+use relay_job::database::in_transaction;
 use relay_job::queue::{self, ReplayScope};
 use relay_job::summary::{self, Outcome};
 use tracing_subscriber::EnvFilter;
@@ -61,13 +62,15 @@ async fn connect(command: &str, database: &DatabaseArgs) -> Result<AsyncPgConnec
             format!("database settings: {error}"),
         )
     })?;
-    let mut conn = payment_db::pool::establish(&url).await.map_err(|error| {
-        fail(
-            command,
-            Outcome::DatabaseUnavailable,
-            format!("cannot connect to the database: {error}"),
-        )
-    })?;
+    let mut conn = payment_db::pool::establish(&url, database.database_pool_mode)
+        .await
+        .map_err(|error| {
+            fail(
+                command,
+                Outcome::DatabaseUnavailable,
+                format!("cannot connect to the database: {error}"),
+            )
+        })?;
     match relay_job::database::pending_migrations(&mut conn).await {
         Ok(pending) if pending.is_empty() => Ok(conn),
         Ok(pending) => Err(fail(
@@ -164,7 +167,7 @@ async fn main() -> ExitCode {
                 Ok(conn) => conn,
                 Err(code) => return code,
             };
-            match queue::backlog(&mut conn).await {
+            match in_transaction(&mut conn, async |conn| queue::backlog(conn).await).await {
                 Ok(backlog) => print_json(&backlog),
                 Err(error) => database_failure(name, &error),
             }
@@ -177,7 +180,11 @@ async fn main() -> ExitCode {
             };
             match args.command {
                 DeadCommand::List { payment_id, limit } => {
-                    match queue::dead_events(&mut conn, payment_id, limit).await {
+                    match in_transaction(&mut conn, async |conn| {
+                        queue::dead_events(conn, payment_id, limit).await
+                    })
+                    .await
+                    {
                         Ok(events) => {
                             let mut out = std::io::stdout().lock();
                             for event in &events {
@@ -190,7 +197,11 @@ async fn main() -> ExitCode {
                     }
                 }
                 DeadCommand::Show { event_id } => {
-                    match queue::dead_event(&mut conn, event_id).await {
+                    match in_transaction(&mut conn, async |conn| {
+                        queue::dead_event(conn, event_id).await
+                    })
+                    .await
+                    {
                         Ok(Some(event)) => print_json(&event),
                         Ok(None) => fail(
                             name,
@@ -216,12 +227,16 @@ async fn replay(name: &str, args: &ReplayArgs) -> ExitCode {
         Err(code) => return code,
     };
     if args.dry_run {
-        return match queue::count_replayable(&mut conn, scope).await {
+        return match in_transaction(&mut conn, async |conn| {
+            queue::count_replayable(conn, scope).await
+        })
+        .await
+        {
             Ok(count) => print_json(&serde_json::json!({ "dry_run": true, "would_replay": count })),
             Err(error) => database_failure(name, &error),
         };
     }
-    match queue::replay(&mut conn, scope).await {
+    match in_transaction(&mut conn, async |conn| queue::replay(conn, scope).await).await {
         Ok(replayed) => print_json(&serde_json::json!({ "replayed": replayed })),
         Err(error) => database_failure(name, &error),
     }
@@ -238,7 +253,11 @@ async fn purge(name: &str, args: &PurgeArgs) -> ExitCode {
         .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
     let max_rows = if args.yes { i64::MAX } else { args.max_rows };
     if args.dry_run {
-        return match queue::count_purgeable(&mut conn, cutoff, max_rows.saturating_add(1)).await {
+        return match in_transaction(&mut conn, async |conn| {
+            queue::count_purgeable(conn, cutoff, max_rows.saturating_add(1)).await
+        })
+        .await
+        {
             Ok(count) => print_json(&serde_json::json!({
                 "dry_run": true,
                 "would_purge": count.min(max_rows),

@@ -229,15 +229,23 @@ pub async fn purge(
     loop {
         let limit = batch.min(max_rows.saturating_sub(total));
         if limit <= 0 {
-            return Ok((total, count_purgeable(conn, cutoff, 1).await? > 0));
+            let more = crate::database::in_transaction(conn, async |conn| {
+                count_purgeable(conn, cutoff, 1).await
+            })
+            .await?;
+            return Ok((total, more > 0));
         }
-        let deleted = diesel::sql_query(
-            "DELETE FROM outbox_events WHERE sequence IN (SELECT sequence FROM outbox_events \
-             WHERE status = 'published' AND published_at < $1 ORDER BY sequence LIMIT $2)",
-        )
-        .bind::<Timestamptz, _>(cutoff)
-        .bind::<BigInt, _>(limit)
-        .execute(conn)
+        // One transaction per batch: locks are held for one batch only.
+        let deleted = crate::database::in_transaction(conn, async |conn| {
+            diesel::sql_query(
+                "DELETE FROM outbox_events WHERE sequence IN (SELECT sequence FROM outbox_events \
+                 WHERE status = 'published' AND published_at < $1 ORDER BY sequence LIMIT $2)",
+            )
+            .bind::<Timestamptz, _>(cutoff)
+            .bind::<BigInt, _>(limit)
+            .execute(conn)
+            .await
+        })
         .await?;
         total = total.saturating_add(i64::try_from(deleted).unwrap_or(i64::MAX));
         if deleted == 0 {

@@ -7,7 +7,10 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
+use payment_db::TransactionSettings;
+use payment_db::db_error::DbFailure;
+use payment_db::session;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::Producer;
 use tokio::sync::{Notify, watch};
@@ -15,14 +18,13 @@ use uuid::Uuid;
 
 use crate::batch;
 use crate::config::RunArgs;
+use crate::database::STATEMENT_TIMEOUT;
 use crate::kafka;
 use crate::queue;
 use crate::summary::{Outcome, RunSummary};
 
 /// How long to wait for a database connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Longest database statement.
-const STATEMENT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What a worker's batches did, added up for the run's summary.
 #[derive(Debug, Default)]
@@ -88,23 +90,20 @@ pub(crate) enum Stop {
     Failed(Outcome, String),
 }
 
+/// A database error ends the run. Transient failures by SQLSTATE (`payment_db::db_error`):
+/// unreachable, shutting down, read-only after a failover, timed out, lost race: exit 4, the
+/// next run finishes the work. Anything else: exit 1.
 impl From<diesel::result::Error> for Stop {
     fn from(error: diesel::result::Error) -> Self {
-        use diesel::result::{DatabaseErrorKind, Error};
-        let outcome = match &error {
-            Error::DatabaseError(
-                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
-                _,
-            ) => Outcome::DatabaseUnavailable,
-            Error::DatabaseError(_, info)
-                if info.message().contains("terminating connection")
-                    || info.message().contains("connection closed") =>
-            {
-                Outcome::DatabaseUnavailable
-            }
-            _ => Outcome::Error,
+        let outcome = if DbFailure::of(&error).is_transient() {
+            Outcome::DatabaseUnavailable
+        } else {
+            Outcome::Error
         };
-        Self::Failed(outcome, format!("database: {error}"))
+        let sqlstate = payment_db::db_error::sql_state(&error)
+            .map(|code| format!(" (SQLSTATE {code})"))
+            .unwrap_or_default();
+        Self::Failed(outcome, format!("database: {error}{sqlstate}"))
     }
 }
 
@@ -184,7 +183,11 @@ pub async fn run(args: &RunArgs, stop: watch::Receiver<bool>) -> RunSummary {
         );
     }
     let backlog = match conn.as_mut() {
-        Some(conn) if outcome != Outcome::DatabaseUnavailable => queue::backlog(conn).await.ok(),
+        Some(conn) if outcome != Outcome::DatabaseUnavailable => {
+            crate::database::in_transaction(conn, async |conn| queue::backlog(conn).await)
+                .await
+                .ok()
+        }
         _ => None,
     };
     let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -374,6 +377,7 @@ async fn work(
     health: &kafka::ClientHealth,
 ) -> (Option<Stop>, Counters) {
     let mut counters = Counters::default();
+    let settings = transaction_settings(args);
     let stop = loop {
         if coordination.halted.load(Ordering::Acquire) {
             break None;
@@ -382,18 +386,17 @@ async fn work(
             break Some(Stop::Outcome(outcome));
         }
         coordination.busy.fetch_add(1, Ordering::AcqRel);
-        let batch = conn
-            .transaction::<_, Stop, _>(async |conn| {
-                let env = batch::Env {
-                    producer,
-                    args,
-                    limits,
-                    topics,
-                    health,
-                };
-                batch::relay(conn, &env, &mut counters).await
-            })
-            .await;
+        let batch = session::transaction::<_, Stop, _>(conn, &settings, async |conn| {
+            let env = batch::Env {
+                producer,
+                args,
+                limits,
+                topics,
+                health,
+            };
+            batch::relay(conn, &env, &mut counters).await
+        })
+        .await;
         let done = coordination.batch_done.notified();
         tokio::pin!(done);
         done.as_mut().enable();
@@ -427,22 +430,38 @@ async fn resolve_kafka_secret(args: &RunArgs) -> Result<Option<RunArgs>, String>
     Ok(Some(resolved))
 }
 
-/// Connects within [`CONNECT_TIMEOUT`] and sets up the session: no statement runs longer than
-/// [`STATEMENT_TIMEOUT`]; a relay that stalls while holding claimed rows loses them (the server
-/// ends its transaction) once it has been idle longer than any acknowledgement may take; commits
-/// do not wait for the WAL flush (`synchronous_commit = off`, safe here for the reasons in
-/// [`crate::queue`]'s "Durability of marks").
+/// What every batch transaction sets for itself (`SET LOCAL`, so it holds behind a
+/// transaction-mode pooler): no statement runs longer than [`STATEMENT_TIMEOUT`]; a relay that
+/// stalls while holding claimed rows loses them (the server ends its session) once it has
+/// been idle longer than any acknowledgement may take; commits do not wait for the WAL flush
+/// (`synchronous_commit = off`, safe here for the reasons in [`crate::queue`]'s "Durability
+/// of marks").
+pub fn transaction_settings(args: &RunArgs) -> TransactionSettings {
+    let idle = args
+        .message_timeout
+        .saturating_add(args.flush_timeout)
+        .saturating_add(Duration::from_secs(60));
+    TransactionSettings {
+        statement_timeout: Some(STATEMENT_TIMEOUT),
+        lock_timeout: None,
+        idle_timeout: Some(idle),
+        asynchronous_commit: true,
+    }
+}
+
+/// Connects within [`CONNECT_TIMEOUT`], set up for `DATABASE_POOL_MODE`.
 ///
 /// A password refused with SQLSTATE 28P01 is read again from its secret once
 /// (`payment_db::pool::establish`), so a rotation does not fail runs until a cold start.
 ///
 /// # Errors
-/// The reason, as text, when the database is unreachable or refuses the settings.
+/// The reason, as text, when the database is unreachable or refuses the connection.
 pub async fn connect(
     url: &payment_secrets::DatabaseUrl,
     args: &RunArgs,
 ) -> Result<AsyncPgConnection, String> {
-    let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, payment_db::pool::establish(url))
+    let mode = args.database.database_pool_mode;
+    tokio::time::timeout(CONNECT_TIMEOUT, payment_db::pool::establish(url, mode))
         .await
         .map_err(|_| {
             format!(
@@ -450,19 +469,5 @@ pub async fn connect(
                 CONNECT_TIMEOUT.as_secs()
             )
         })?
-        .map_err(|error| format!("database: {error}"))?;
-    let idle = args
-        .message_timeout
-        .saturating_add(args.flush_timeout)
-        .saturating_add(Duration::from_secs(60));
-    let settings = format!(
-        "SET statement_timeout = {}; SET idle_in_transaction_session_timeout = {}; \
-         SET synchronous_commit = off",
-        STATEMENT_TIMEOUT.as_millis(),
-        idle.as_millis()
-    );
-    diesel_async::SimpleAsyncConnection::batch_execute(&mut conn, &settings)
-        .await
-        .map_err(|error| format!("database: {error}"))?;
-    Ok(conn)
+        .map_err(|error| format!("database: {error}"))
 }

@@ -31,8 +31,11 @@ pub struct Options {
     pub body_limit: usize,
     pub database_timeout: Duration,
     pub rate_limit: Option<payment_api::service::RateLimit>,
-    /// Serve through connections over `sslmode=verify-full` (see [`verify_full_url`]).
+    /// Serve through connections over `sslmode=verify-full` (see [`verify_full_url`]), whatever
+    /// `TEST_DATABASE_ROUTE` says.
     pub tls: bool,
+    /// What each transaction of the server sets (`serve`'s defaults unless a test changes them).
+    pub transaction: payment_db::TransactionSettings,
 }
 
 impl Default for Options {
@@ -43,6 +46,12 @@ impl Default for Options {
             database_timeout: Duration::from_millis(1500),
             rate_limit: None,
             tls: false,
+            transaction: payment_db::TransactionSettings {
+                statement_timeout: Some(Duration::from_secs(5)),
+                lock_timeout: Some(Duration::from_secs(2)),
+                idle_timeout: Some(Duration::from_secs(5)),
+                asynchronous_commit: false,
+            },
         }
     }
 }
@@ -64,21 +73,29 @@ impl TestApp {
 
     pub async fn spawn_with(options: Options) -> Self {
         let (database, database_url) = fresh_database().await;
-        payment_db::migrations::run_pending(&database_url)
+        payment_db::migrations::run_pending(&database_url, payment_db::PoolMode::Session)
             .await
             .unwrap();
         let mut conn = AsyncPgConnection::establish(&database_url).await.unwrap();
         let created = payment_api::admin::create_merchant(&mut conn, "Test merchant")
             .await
             .unwrap();
-        let pool_url = if options.tls {
-            verify_full_url(&database_url).await
+        let (pool_url, mode) = if options.tls {
+            (
+                verify_full_url(&database_url).await,
+                payment_db::PoolMode::Session,
+            )
         } else {
-            database_url.clone()
+            payment_db::testing::service_url(&database_url).await
         };
-        let pool =
-            payment_db::pool::build_pool(&pool_url, options.pool_size, options.database_timeout)
-                .unwrap();
+        let pool = payment_db::pool::build_pool(
+            &pool_url,
+            mode,
+            options.pool_size,
+            options.database_timeout,
+        )
+        .unwrap();
+        let db = payment_db::Database::new(pool, options.transaction.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let config = ServerConfig {
@@ -87,7 +104,7 @@ impl TestApp {
             health_interval: Duration::from_millis(100),
             rate_limit: options.rate_limit,
         };
-        let router = server::router(pool, &config).unwrap();
+        let router = server::router(db, &config).unwrap();
         tokio::spawn(server::serve(listener, router, std::future::pending()));
         let base_url = format!("http://{address}");
         let channel = Channel::from_shared(base_url.clone())
@@ -329,25 +346,4 @@ pub async fn problem(response: reqwest::Response) -> Value {
     response.json().await.unwrap()
 }
 
-/// The server's certificate file (`SHOW ssl_cert_file`); panics when the server has no TLS.
-pub async fn server_certificate(database_url: &str) -> String {
-    let mut conn = AsyncPgConnection::establish(database_url).await.unwrap();
-    let ssl = texts(&mut conn, "SELECT current_setting('ssl') AS value").await;
-    assert_eq!(ssl, ["on"], "the test server must serve TLS (ssl = on)");
-    texts(
-        &mut conn,
-        "SELECT current_setting('ssl_cert_file') AS value",
-    )
-    .await
-    .remove(0)
-}
-
-/// `database_url` over `sslmode=verify-full`, rooted at the server's own (self-signed)
-/// certificate, with the host written as `localhost`: the name that certificate carries.
-pub async fn verify_full_url(database_url: &str) -> String {
-    let certificate = server_certificate(database_url).await;
-    format!(
-        "{}?sslmode=verify-full&sslrootcert={certificate}",
-        database_url.replace("127.0.0.1", "localhost")
-    )
-}
+pub use payment_db::testing::{server_certificate, verify_full_url};

@@ -11,7 +11,9 @@ use crate::harness::*;
 #[tokio::test(flavor = "multi_thread")]
 async fn schema_rs_matches_the_migrations() {
     let (_, url) = fresh_database().await;
-    payment_db::migrations::run_pending(&url).await.unwrap();
+    payment_db::migrations::run_pending(&url, payment_db::PoolMode::Session)
+        .await
+        .unwrap();
     let diesel = std::env::var("DIESEL_CLI").unwrap_or_else(|_| "diesel".to_owned());
     let repo = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let output = Command::new(&diesel)

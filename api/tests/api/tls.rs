@@ -20,7 +20,9 @@ async fn encrypted(conn: &mut AsyncPgConnection) -> bool {
 async fn each_sslmode_connects_as_libpq_would_and_verify_full_checks_the_name() {
     let (_database, url) = fresh_database().await;
     let certificate = server_certificate(&url).await;
-    let connect = |url: String| async move { payment_db::pool::connect_url(&url).await };
+    let connect = |url: String| async move {
+        payment_db::pool::connect_url(&url, payment_db::PoolMode::Session).await
+    };
 
     let mut plain = connect(url.clone()).await.unwrap();
     assert!(
@@ -87,7 +89,9 @@ async fn bad_tls_settings_stop_migrate_and_name_the_setting() {
         assert!(!output.status.success(), "{query}");
         assert!(stderr.contains(named), "{query}: {stderr}");
     }
-    let mut conn = payment_db::pool::connect_url(&url).await.unwrap();
+    let mut conn = payment_db::pool::connect_url(&url, payment_db::PoolMode::Session)
+        .await
+        .unwrap();
     assert_eq!(
         scalar(
             &mut conn,

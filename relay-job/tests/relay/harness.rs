@@ -24,7 +24,11 @@ pub fn brokers() -> String {
 }
 
 pub struct Outbox {
+    /// The database, for the test's own set-up and checks (direct).
     pub url: String,
+    /// How the relay under test reaches it (`TEST_DATABASE_ROUTE`).
+    pub relay_url: String,
+    pub relay_pool_mode: payment_db::PoolMode,
     pub events_topic: String,
     pub dlq_topic: String,
     pub merchant: Uuid,
@@ -75,9 +79,12 @@ pub fn event(payment: Uuid, merchant: Uuid, version: i64) -> CloudEvent {
 impl Outbox {
     pub async fn new() -> Self {
         let (_, url) = payment_db::testing::migrated_database().await;
+        let (relay_url, relay_pool_mode) = payment_db::testing::service_url(&url).await;
         let tag = Uuid::new_v4().simple().to_string();
         Self {
             url,
+            relay_url,
+            relay_pool_mode,
             events_topic: format!("test.{tag}.events"),
             dlq_topic: format!("test.{tag}.dlq"),
             merchant: Uuid::now_v7(),
@@ -144,7 +151,8 @@ impl Outbox {
         let mut command = Command::new(env!("CARGO_BIN_EXE_relay-job"));
         command
             .args(args)
-            .env("DATABASE_URL", &self.url)
+            .env("DATABASE_URL", &self.relay_url)
+            .env("DATABASE_POOL_MODE", self.relay_pool_mode.to_string())
             .env("KAFKA_BROKERS", brokers())
             .env("RELAY_EVENTS_TOPIC", &self.events_topic)
             .env("RELAY_DLQ_TOPIC", &self.dlq_topic)

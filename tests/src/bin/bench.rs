@@ -611,7 +611,7 @@ async fn raw_database(url: &str) -> anyhow::Result<Value> {
 
 async fn bench_relay(args: &Args) -> anyhow::Result<Value> {
     let url = fresh_database(&args.admin_url, "bench_relay").await?;
-    payment_db::migrations::run_pending(&url)
+    payment_db::migrations::run_pending(&url, payment_db::PoolMode::Session)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     preload(&url, args.events, args.payments).await?;
@@ -645,7 +645,7 @@ async fn bench_relay(args: &Args) -> anyhow::Result<Value> {
 /// range of five runs, each over a freshly reset backlog of 2,000 events.
 async fn cold_starts(args: &Args, tag: &str) -> anyhow::Result<Value> {
     let url = fresh_database(&args.admin_url, "bench_cold").await?;
-    payment_db::migrations::run_pending(&url)
+    payment_db::migrations::run_pending(&url, payment_db::PoolMode::Session)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     preload(&url, 2_000, 200).await?;
