@@ -10,6 +10,7 @@
 mod harness;
 
 mod answers;
+mod database;
 mod errors;
 mod idempotency;
 mod lifecycle;
