@@ -1,5 +1,6 @@
 //! A throwaway PostgreSQL cluster with password (SCRAM) authentication, for what the machine's
-//! trust-auth server cannot show: a refused password (SQLSTATE 28P01). Made with `initdb` in a
+//! shared trust-auth server cannot show: a refused password (SQLSTATE 28P01), and a server
+//! stopped and started again under load. Made with `initdb` in a
 //! temporary directory (as the `postgres` user when the tests run as root), listening on a free
 //! port of 127.0.0.1; stopped and removed on drop.
 
@@ -127,6 +128,33 @@ impl PasswordCluster {
     /// The superuser's URL of the `postgres` database.
     pub fn admin_url(&self) -> String {
         self.url("postgres", Self::SUPERUSER_PASSWORD, "postgres")
+    }
+
+    /// `pg_ctl stop -m fast`: open sessions are ended (SQLSTATE 57P01) and the server exits.
+    ///
+    /// # Errors
+    /// When pg_ctl fails.
+    pub fn stop_fast(&self) -> anyhow::Result<()> {
+        let mut stop = as_postgres(&self.bindir.join("pg_ctl"));
+        stop.arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-m", "fast", "-w", "stop"]);
+        run(stop, "pg_ctl stop")
+    }
+
+    /// Starts the stopped server again with the options it had (`postmaster.opts`).
+    ///
+    /// # Errors
+    /// When pg_ctl fails.
+    pub fn start_again(&self) -> anyhow::Result<()> {
+        let mut start = as_postgres(&self.bindir.join("pg_ctl"));
+        start
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .arg("-l")
+            .arg(self.dir.join("server.log"))
+            .args(["-w", "restart"]);
+        run(start, "pg_ctl restart")
     }
 }
 
