@@ -41,7 +41,10 @@ locals {
 
   # The binaries compose DATABASE_URL from these and the secret's password (re-read when the
   # database refuses it, so a rotation needs no restart), with TLS verified against the CA.
+  # RDS Proxy hands each transaction to any pooled server connection (multiplexing), so the
+  # binaries keep no prepared statement or setting beyond a transaction.
   database_env = {
+    DATABASE_POOL_MODE   = "transaction"
     DATABASE_HOST        = aws_db_proxy.this.endpoint
     DATABASE_NAME        = aws_db_instance.this.db_name
     DATABASE_USER        = aws_db_instance.this.username

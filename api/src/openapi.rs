@@ -34,7 +34,7 @@ impl Modify for BearerAuth {
     info(
         title = "payment-service",
         version = "1.0.0",
-        description = "Payments over REST (mirror of gRPC `payments.v1.PaymentService`). Amounts are integers in ISO 4217 minor units. Errors are RFC 9457 problem details with a stable `code` and, for field errors, the field path. Every response carries `Request-Id` (the caller's `X-Request-Id` when it is 1 to 128 characters of `A-Z a-z 0-9 - _ . :`, otherwise a new id). A known path called with another method answers 405 `method_not_allowed`; an unknown path 404 `not_found` (both problem details). 429, 503 and 409 `idempotency_key_in_flight` carry `Retry-After` in seconds."
+        description = "Payments over REST (mirror of gRPC `payments.v1.PaymentService`). Amounts are integers in ISO 4217 minor units. Errors are RFC 9457 problem details with a stable `code` and, for field errors, the field path. Every response carries `Request-Id` (the caller's `X-Request-Id` when it is 1 to 128 characters of `A-Z a-z 0-9 - _ . :`, otherwise a new id). A known path called with another method answers 405 `method_not_allowed`; an unknown path 404 `not_found` (both problem details). 429, 503 and 409 `idempotency_key_in_flight` / `busy` carry `Retry-After` in seconds."
     ),
     servers((url = "http://127.0.0.1:8080", description = "Local: `payment-api serve` with the default LISTEN_ADDR")),
     paths(

@@ -358,11 +358,12 @@ run "database_over_verified_tls_with_a_secret_read_at_run_time" {
   assert {
     condition = alltrue([for f in [aws_lambda_function.api, aws_lambda_function.relay, aws_lambda_function.ops] :
       f.environment[0].variables["DATABASE_SSLMODE"] == "verify-full" &&
+      f.environment[0].variables["DATABASE_POOL_MODE"] == "transaction" &&
       f.environment[0].variables["DATABASE_SSLROOTCERT"] == "/usr/share/payment-service/amazon-root-ca.pem" &&
       f.environment[0].variables["DATABASE_SECRET_ARN"] == aws_db_instance.this.master_user_secret[0].secret_arn &&
       f.environment[0].variables["DATABASE_USER"] == "payments" &&
     f.environment[0].variables["DATABASE_HOST"] == aws_db_proxy.this.endpoint])
-    error_message = "Every function connects through the proxy with verify-full against the shipped CA, reading the password from the secret."
+    error_message = "Every function connects through the proxy in transaction-pooler mode with verify-full against the shipped CA, reading the password from the secret."
   }
 
   assert {

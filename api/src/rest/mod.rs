@@ -118,9 +118,9 @@ enum WriteErrors {
     Status404(Problem),
     #[response(
         status = 409,
-        description = "Illegal transition, or the same idempotency key is in flight (`idempotency_key_in_flight`, with `Retry-After`)",
+        description = "Illegal transition (`illegal_transition`); the same idempotency key is in flight (`idempotency_key_in_flight`); or the payment is busy: locked by another transaction past the lock timeout, or a lost race (`busy`). The last two carry `Retry-After`",
         content_type = "application/problem+json",
-        headers(("Retry-After" = Option<u64>, description = "Seconds to wait before retrying; sent with `idempotency_key_in_flight`"))
+        headers(("Retry-After" = Option<u64>, description = "Seconds to wait before retrying; sent with `idempotency_key_in_flight` and `busy`"))
     )]
     Status409(Problem),
     #[response(
@@ -150,7 +150,7 @@ enum WriteErrors {
     Status429(Problem),
     #[response(
         status = 503,
-        description = "Database unavailable",
+        description = "Database unavailable, read-only (a failover) or past the statement timeout (`database_unavailable`)",
         content_type = "application/problem+json",
         headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))
     )]
@@ -203,7 +203,7 @@ enum ReadErrors {
     Status429(Problem),
     #[response(
         status = 503,
-        description = "Database unavailable",
+        description = "Database unavailable, read-only (a failover) or past the statement timeout (`database_unavailable`)",
         content_type = "application/problem+json",
         headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))
     )]

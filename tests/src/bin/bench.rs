@@ -3,6 +3,8 @@
 //! - **API:** `Authorize` over native gRPC and REST at fixed concurrency for a fixed time
 //!   (throughput, p50/p99/p99.9 latency), and pgbench running the same SQL the authorize request
 //!   issues at the same concurrency: API ÷ pgbench. Also start-to-ready time and idle RSS.
+//! - **Ways to the database:** `Authorize` at 1 and 8 clients direct, direct in transaction-
+//!   pooler mode, through PgBouncer in transaction mode and over verify-full TLS: ÷ direct.
 //! - **Relay:** a preloaded backlog drained by one and by two `relay-job` processes (events/s),
 //!   against two limits measured in the same run with the same data: (a) raw produce rate with the
 //!   relay's producer settings, (b) raw PostgreSQL rate of the relay's claim and mark queries.
@@ -62,8 +64,15 @@ struct Args {
     #[arg(long, default_value = "README.md")]
     readme: String,
     /// Run only this part and print its JSON, writing no result file (for profiling work).
-    #[arg(long, value_parser = ["api", "relay"])]
+    #[arg(long, value_parser = ["api", "paths", "relay"])]
     only: Option<String>,
+    /// Port of a PgBouncer in transaction mode in front of the server (`scripts/bench` starts
+    /// one); without it the pooler rows are left out.
+    #[arg(long, env = "TEST_PGBOUNCER_PORT")]
+    pgbouncer_port: Option<u16>,
+    /// Concurrency levels of the database-path steps.
+    #[arg(long, value_delimiter = ',', default_value = "1,8")]
+    path_concurrency: Vec<usize>,
 }
 
 fn say(line: impl AsRef<str>) {
@@ -358,6 +367,85 @@ async fn bench_api(args: &Args) -> anyhow::Result<Value> {
     Ok(json!({ "ready_ms": ready_ms, "idle_rss_kib": idle_rss_kb, "steps": steps, "pgbench": pg }))
 }
 
+/// `Authorize` over each way to the database: direct (session mode, the other steps' way), direct
+/// in transaction-pooler mode (the mode's own cost: no cached prepared statements), through
+/// PgBouncer in transaction mode, and over `sslmode=verify-full` TLS. One server per path, on
+/// one database.
+async fn bench_paths(args: &Args) -> anyhow::Result<Value> {
+    let url = fresh_database(&args.admin_url, "bench_paths").await?;
+    stack::api_command(&url, &["migrate"])?;
+    let created = stack::api_command(&url, &["admin", "create-merchant", "--name", "Bench"])?;
+    let key = created
+        .lines()
+        .find_map(|l| l.strip_prefix("api_key="))
+        .context("api_key")?
+        .to_owned();
+    let mut conn = AsyncPgConnection::establish(&url).await?;
+    #[derive(diesel::QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        value: String,
+    }
+    let certificate = diesel_async::RunQueryDsl::get_result::<Setting>(
+        diesel::sql_query("SELECT current_setting('ssl_cert_file') AS value"),
+        &mut conn,
+    )
+    .await?
+    .value;
+    let name = url.rsplit('/').next().unwrap_or("bench_paths").to_owned();
+    let mut paths = vec![
+        ("direct", url.clone(), "session", vec![Surface::Grpc]),
+        (
+            "direct, transaction mode",
+            url.clone(),
+            "transaction",
+            vec![Surface::Grpc],
+        ),
+        (
+            "verify-full TLS",
+            format!(
+                "{}?sslmode=verify-full&sslrootcert={certificate}",
+                url.replace("127.0.0.1", "localhost")
+            ),
+            "session",
+            vec![Surface::Grpc],
+        ),
+    ];
+    if let Some(port) = args.pgbouncer_port {
+        paths.push((
+            "PgBouncer, transaction mode",
+            format!("postgres://postgres@127.0.0.1:{port}/{name}"),
+            "transaction",
+            vec![Surface::Grpc, Surface::Rest],
+        ));
+    } else {
+        say("paths: no TEST_PGBOUNCER_PORT, the pooler rows are left out");
+    }
+    let mut steps = Vec::new();
+    let mut step = 1000;
+    for (path, path_url, mode, surfaces) in paths {
+        let api = stack::start_api_with(
+            &path_url,
+            &[("DATABASE_POOL_SIZE", "16"), ("DATABASE_POOL_MODE", mode)],
+        )
+        .await?;
+        let mut clients = Vec::new();
+        for _ in 0..8 {
+            clients.push(Client::connect(&api.base_url, &key).await?);
+        }
+        for surface in surfaces {
+            for &concurrency in &args.path_concurrency {
+                step += 1;
+                let mut result = load(&clients, surface, concurrency, args.seconds, step).await?;
+                result["path"] = json!(path);
+                say(format!("paths: {result}"));
+                steps.push(result);
+            }
+        }
+    }
+    Ok(json!(steps))
+}
+
 fn chrono_now() -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now()
 }
@@ -581,17 +669,21 @@ async fn raw_database(url: &str) -> anyhow::Result<Value> {
     }
     let started = Instant::now();
     let batch_size = settings.batch_size;
+    let transaction = &relay_job::run::transaction_settings(&settings);
     let drains = conns.iter_mut().map(|conn| async move {
         let mut marked = 0_u64;
         loop {
-            let done = conn
-                .transaction::<_, diesel::result::Error, _>(async |conn| {
+            let done = payment_db::session::transaction::<_, diesel::result::Error, _>(
+                conn,
+                transaction,
+                async |conn| {
                     let rows = relay_job::queue::claim(conn, batch_size).await?;
                     let sequences: Vec<i64> = rows.iter().map(|r| r.sequence).collect();
                     relay_job::queue::mark_published(conn, &sequences).await?;
                     Ok(sequences.len())
-                })
-                .await?;
+                },
+            )
+            .await?;
             if done == 0 {
                 return Ok::<_, diesel::result::Error>(marked);
             }
@@ -713,6 +805,28 @@ fn markdown(results: &Value) -> String {
             pg["latency_avg_ms"].as_f64().unwrap_or(0.0)
         ));
     }
+    let paths = api["paths"].as_array().cloned().unwrap_or_default();
+    if !paths.is_empty() {
+        out.push_str("\n| API `Authorize`, way to the database | surface | concurrency | req/s | p50 ms | p99 ms | ÷ direct |\n|---|---|---:|---:|---:|---:|---:|\n");
+        for step in &paths {
+            let direct = paths
+                .iter()
+                .find(|d| d["path"] == "direct" && d["concurrency"] == step["concurrency"]);
+            let ratio = direct
+                .and_then(|d| d["throughput_rps"].as_f64())
+                .map(|rps| step["throughput_rps"].as_f64().unwrap_or(0.0) / rps.max(1.0));
+            out.push_str(&format!(
+                "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {} |\n",
+                step["path"].as_str().unwrap_or(""),
+                step["surface"].as_str().unwrap_or(""),
+                step["concurrency"],
+                step["throughput_rps"].as_f64().unwrap_or(0.0),
+                step["p50_ms"].as_f64().unwrap_or(0.0),
+                step["p99_ms"].as_f64().unwrap_or(0.0),
+                ratio.map_or("–".to_owned(), |r| format!("{r:.2}"))
+            ));
+        }
+    }
     out.push_str(&format!(
         "\nAPI start to ready: {:.0} ms; idle RSS: {:.1} MiB.\n\n",
         api["ready_ms"].as_f64().unwrap_or(0.0),
@@ -782,10 +896,12 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     match args.only.as_deref() {
         Some("api") => return print_json(&bench_api(&args).await?),
+        Some("paths") => return print_json(&bench_paths(&args).await?),
         Some(_) => return print_json(&bench_relay(&args).await?),
         None => {}
     }
-    let api = bench_api(&args).await?;
+    let mut api = bench_api(&args).await?;
+    api["paths"] = bench_paths(&args).await?;
     let relay = bench_relay(&args).await?;
     let results = json!({
         "date": chrono_now().format("%Y-%m-%d").to_string(),
