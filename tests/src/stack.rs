@@ -125,6 +125,36 @@ pub fn api_command(database_url: &str, args: &[&str]) -> anyhow::Result<String> 
     Ok(String::from_utf8(output.stdout)?)
 }
 
+/// A merchant made by `payment-api admin create-merchant`.
+#[derive(Debug, Clone)]
+pub struct Merchant {
+    /// Its id.
+    pub merchant_id: String,
+    /// Its first API key (`sk_…`).
+    pub api_key: String,
+}
+
+/// Migrates the database at `database_url` (`payment-api migrate`) and creates merchant
+/// `name` in it (`payment-api admin create-merchant`).
+///
+/// # Errors
+/// When either command fails or prints no id or key.
+pub fn migrated_with_merchant(database_url: &str, name: &str) -> anyhow::Result<Merchant> {
+    api_command(database_url, &["migrate"])?;
+    let created = api_command(database_url, &["admin", "create-merchant", "--name", name])?;
+    let field = |prefix: &str| {
+        created
+            .lines()
+            .find_map(|line| line.strip_prefix(prefix))
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow::anyhow!("create-merchant printed no {prefix}"))
+    };
+    Ok(Merchant {
+        merchant_id: field("merchant_id=")?,
+        api_key: field("api_key=")?,
+    })
+}
+
 /// Where relay-job runs: database, brokers and topics.
 #[derive(Debug, Clone)]
 pub struct RelayTarget {

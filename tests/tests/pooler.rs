@@ -14,14 +14,9 @@ async fn writes_reads_and_a_drain_all_succeed_through_a_transaction_pooler() {
     let port = std::env::var("TEST_PGBOUNCER_PORT")
         .expect("TEST_PGBOUNCER_PORT (scripts/test starts PgBouncer in transaction mode)");
     let (name, direct) = payment_db::testing::fresh_database().await;
-    stack::api_command(&direct, &["migrate"]).unwrap();
-    let created =
-        stack::api_command(&direct, &["admin", "create-merchant", "--name", "Pooled"]).unwrap();
-    let api_key = created
-        .lines()
-        .find_map(|line| line.strip_prefix("api_key="))
+    let api_key = stack::migrated_with_merchant(&direct, "Pooled")
         .unwrap()
-        .to_owned();
+        .api_key;
     let pooled = format!("postgres://postgres@127.0.0.1:{port}/{name}");
     let api = stack::start_api_with(&pooled, &[("DATABASE_POOL_MODE", "transaction")])
         .await

@@ -120,14 +120,9 @@ async fn a_database_restart_under_load_loses_nothing_and_answers_503_meanwhile()
         .unwrap();
     drop(admin);
     let url = cluster.url("postgres", PasswordCluster::SUPERUSER_PASSWORD, "payments");
-    stack::api_command(&url, &["migrate"]).unwrap();
-    let created =
-        stack::api_command(&url, &["admin", "create-merchant", "--name", "Restart"]).unwrap();
-    let api_key = created
-        .lines()
-        .find_map(|line| line.strip_prefix("api_key="))
+    let api_key = stack::migrated_with_merchant(&url, "Restart")
         .unwrap()
-        .to_owned();
+        .api_key;
     let api = stack::start_api_with(&url, &[("DATABASE_TIMEOUT_MS", "500")])
         .await
         .unwrap();

@@ -272,13 +272,7 @@ END;
 async fn bench_api(args: &Args) -> anyhow::Result<Value> {
     let name = "bench_api";
     let url = fresh_database(&args.admin_url, name).await?;
-    stack::api_command(&url, &["migrate"])?;
-    let created = stack::api_command(&url, &["admin", "create-merchant", "--name", "Bench"])?;
-    let key = created
-        .lines()
-        .find_map(|l| l.strip_prefix("api_key="))
-        .context("api_key")?
-        .to_owned();
+    let key = stack::migrated_with_merchant(&url, "Bench")?.api_key;
     let started = Instant::now();
     let api = stack::start_api_with(&url, &[("DATABASE_POOL_SIZE", "64")]).await?;
     let ready_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -308,18 +302,10 @@ async fn bench_api(args: &Args) -> anyhow::Result<Value> {
     // pgbench on its own copy of the schema, with the same payload sizes.
     let pg_name = "bench_pgbench";
     let pg_url = fresh_database(&args.admin_url, pg_name).await?;
-    stack::api_command(&pg_url, &["migrate"])?;
-    let pg_created = stack::api_command(&pg_url, &["admin", "create-merchant", "--name", "Bench"])?;
-    let pg_merchant = pg_created
-        .lines()
-        .find_map(|l| l.strip_prefix("merchant_id="))
-        .context("merchant_id")?
-        .to_owned();
-    let pg_key = pg_created
-        .lines()
-        .find_map(|l| l.strip_prefix("api_key="))
-        .context("api_key")?
-        .to_owned();
+    let stack::Merchant {
+        merchant_id: pg_merchant,
+        api_key: pg_key,
+    } = stack::migrated_with_merchant(&pg_url, "Bench")?;
     let key_hash: String = payment_api::auth::hash_key(&pg_key)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -373,13 +359,7 @@ async fn bench_api(args: &Args) -> anyhow::Result<Value> {
 /// one database.
 async fn bench_paths(args: &Args) -> anyhow::Result<Value> {
     let url = fresh_database(&args.admin_url, "bench_paths").await?;
-    stack::api_command(&url, &["migrate"])?;
-    let created = stack::api_command(&url, &["admin", "create-merchant", "--name", "Bench"])?;
-    let key = created
-        .lines()
-        .find_map(|l| l.strip_prefix("api_key="))
-        .context("api_key")?
-        .to_owned();
+    let key = stack::migrated_with_merchant(&url, "Bench")?.api_key;
     let mut conn = AsyncPgConnection::establish(&url).await?;
     #[derive(diesel::QueryableByName)]
     struct Setting {
