@@ -91,20 +91,50 @@ pub fn surface(request: &Request) -> &'static str {
     }
 }
 
-/// Longest gRPC method path kept as a route label.
-const MAX_ROUTE_LABEL_CHARS: usize = 200;
+/// Every gRPC method this server serves, as `/{package}.{Service}/{Method}`: read from the
+/// descriptor sets of the payment, health and reflection services, so the label set is fixed
+/// by the protos and cannot grow with requests.
+static GRPC_METHODS: std::sync::LazyLock<std::collections::HashSet<String>> =
+    std::sync::LazyLock::new(|| {
+        use prost::Message as _;
+        [
+            payment_proto::FILE_DESCRIPTOR_SET,
+            tonic_health::pb::FILE_DESCRIPTOR_SET,
+            tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+            tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+        ]
+        .into_iter()
+        .filter_map(|bytes| prost_types::FileDescriptorSet::decode(bytes).ok())
+        .flat_map(|set| set.file)
+        .flat_map(|file| {
+            let package = file.package().to_owned();
+            file.service.into_iter().flat_map(move |service| {
+                let prefix = format!("/{package}.{}/", service.name());
+                service
+                    .method
+                    .into_iter()
+                    .map(move |method| format!("{prefix}{}", method.name()))
+            })
+        })
+        .collect()
+    });
+
+/// The route label of a request: the REST route template, or the gRPC method when this server
+/// has it; anything else (unknown paths, services or methods) is `unmatched`, so requests can
+/// never add label values.
+pub fn route_label(request: &Request, surface: &str) -> String {
+    match request.extensions().get::<MatchedPath>() {
+        Some(path) if surface == "rest" => path.as_str().to_owned(),
+        Some(_) if GRPC_METHODS.contains(request.uri().path()) => request.uri().path().to_owned(),
+        _ => "unmatched".to_owned(),
+    }
+}
 
 /// Middleware recording count and latency of every request.
 pub async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let surface = surface(&request);
-    // gRPC: the method path, but only under a service this server has (a path matched one of
-    // the `/{service}/{*method}` routes), with any card number masked; anything else is
-    // `unmatched`, so arbitrary paths never become labels or log fields.
-    let route = match request.extensions().get::<MatchedPath>() {
-        Some(path) if surface == "rest" => path.as_str().to_owned(),
-        Some(_) => crate::domain::pan::bounded_masked(request.uri().path(), MAX_ROUTE_LABEL_CHARS),
-        None => "unmatched".to_owned(),
-    };
+    // Arbitrary paths never become labels or log fields (see `route_label`).
+    let route = route_label(&request, surface);
     let started = Instant::now();
     let mut response = next.run(request).await;
     let status = if surface == "rest" {

@@ -431,3 +431,75 @@ async fn metrics_show_route_counters_pool_and_the_outbox_backlog() {
     assert!(text.contains(r#"db_pool_connections{state="max"} 8"#));
     assert!(text.contains(r#"outbox_backlog{measure="oldest_pending_age_ms"}"#));
 }
+
+/// Lines of `/metrics` that are series (not comments).
+async fn series(app: &TestApp) -> Vec<String> {
+    let text = app.get("/metrics").await.text().await.unwrap();
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .map(|line| {
+            line.rsplit_once(' ')
+                .map_or(line, |(series, _)| series)
+                .to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_paths_and_methods_do_not_grow_the_metrics() {
+    let app = TestApp::spawn().await;
+    let h2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let unknown = |i: usize| {
+        [
+            (app.http.get(app.url(&format!("/v1/nope/{i}"))), "rest"),
+            (
+                app.http
+                    .post(app.url(&format!("/payments.v1.PaymentService/Nope{i}")))
+                    .header("content-type", "application/grpc-web+proto"),
+                "grpc-web",
+            ),
+            (
+                h2.post(app.url(&format!("/payments.v1.PaymentService/Nope{i}")))
+                    .header("content-type", "application/grpc"),
+                "grpc",
+            ),
+            (
+                h2.post(app.url(&format!("/nope{i}.Service/Method")))
+                    .header("content-type", "application/grpc"),
+                "grpc",
+            ),
+        ]
+    };
+    // One round first, so every kind of answer has its series; then 1,000 more.
+    for (request, _) in unknown(0) {
+        request.send().await.unwrap();
+    }
+    // The first scrape adds the scrape's own series.
+    series(&app).await;
+    let before = series(&app).await;
+    for i in 1..=250 {
+        for (request, surface) in unknown(i) {
+            let answer = request.send().await.unwrap();
+            assert!(answer.status().as_u16() < 500, "{surface} {i}");
+        }
+    }
+    let after = series(&app).await;
+    assert_eq!(after.len(), before.len(), "new series: {:?}", {
+        let old: std::collections::HashSet<_> = before.iter().collect();
+        after
+            .iter()
+            .filter(|s| !old.contains(s))
+            .take(5)
+            .collect::<Vec<_>>()
+    });
+    assert!(
+        after
+            .iter()
+            .all(|s| !s.contains("Nope") && !s.contains("/v1/nope")),
+        "a request path became a label"
+    );
+    assert!(after.iter().any(|s| s.contains(r#"route="unmatched""#)));
+}
