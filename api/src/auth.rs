@@ -1,8 +1,14 @@
 //! API keys: generation, hashing and bearer authentication (RFC 6750).
 //!
 //! A key is `sk_` followed by 43 base64url characters (256 random bits). Only its SHA-256 is
-//! stored: with that much entropy a fast hash is as safe as a slow one and keeps every request
-//! to one indexed lookup. Keys are held in [`SecretString`] so they cannot be logged by accident.
+//! stored: with that much entropy a fast hash is as safe as a slow one and keeps a lookup to
+//! one indexed read. Keys are held in [`SecretString`] so they cannot be logged by accident.
+//! Lookups are cached and limited per client ([`Authenticator`]).
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -64,20 +70,120 @@ fn bearer_key(header: Option<&[u8]>) -> Option<SecretString> {
     well_formed.then(|| SecretString::from(key.to_owned()))
 }
 
-/// Returns the merchant of the key in an `Authorization` header value (gRPC: the
-/// `authorization` metadata entry).
-///
-/// # Errors
-/// [`ApiError::Unauthenticated`] for a missing, malformed, unknown or revoked key;
-/// [`ApiError::DatabaseUnavailable`] when the key cannot be checked.
-pub async fn authenticate(db: &Database, header: Option<&[u8]>) -> Result<Uuid, ApiError> {
-    let key = bearer_key(header).ok_or(ApiError::Unauthenticated)?;
-    let hash = hash_key(key.expose_secret());
-    db.transaction::<_, ApiError, _>(async |conn| {
-        Ok(api_key::find_active_merchant(conn, &hash).await?)
-    })
-    .await?
-    .ok_or(ApiError::Unauthenticated)
+/// Most key lookups the [`Authenticator`] keeps (known and unknown keys alike): about 1 MiB.
+pub const MAX_CACHED_KEYS: u64 = 10_000;
+
+/// Settings of [`Authenticator`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthSettings {
+    /// How long a key lookup (merchant found, or no active key) is reused
+    /// (`AUTH_CACHE_TTL_MS`); also how long a revoked key may still pass. Zero: no cache.
+    pub cache_ttl: Duration,
+    /// Database lookups (cache misses) allowed per client address per second, with a burst of
+    /// twice as many (`AUTH_LOOKUPS_PER_SECOND`); `None`: no limit.
+    pub lookups_per_second: Option<NonZeroU32>,
+}
+
+impl Default for AuthSettings {
+    /// 5 s cache, 20 lookups per second per client.
+    fn default() -> Self {
+        Self {
+            cache_ttl: Duration::from_secs(5),
+            lookups_per_second: NonZeroU32::new(20),
+        }
+    }
+}
+
+type ClientLimiter = governor::DefaultKeyedRateLimiter<IpAddr>;
+
+/// Bearer authentication that a flood cannot push through to the database: key lookups are
+/// cached ([`AuthSettings::cache_ttl`], at most [`MAX_CACHED_KEYS`], unknown keys too), and
+/// the lookups that miss the cache are limited per client address
+/// ([`crate::peer::ClientAddr`]; an unknown address shares one budget). A well-formed but
+/// random key therefore costs one lookup, and a client sending many costs at most its
+/// budget; a merchant whose key is cached is not slowed down.
+pub struct Authenticator {
+    cache: Option<moka::sync::Cache<Vec<u8>, Option<Uuid>>>,
+    limiter: Option<ClientLimiter>,
+    lookups: AtomicU64,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field(
+                "cached",
+                &self.cache.as_ref().map(moka::sync::Cache::entry_count),
+            )
+            .field("lookups", &self.lookups)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Authenticator {
+    /// An authenticator with `settings`.
+    pub fn new(settings: AuthSettings) -> Self {
+        let cache = (!settings.cache_ttl.is_zero()).then(|| {
+            moka::sync::Cache::builder()
+                .max_capacity(MAX_CACHED_KEYS)
+                .time_to_live(settings.cache_ttl)
+                .build()
+        });
+        let limiter = settings.lookups_per_second.map(|rate| {
+            let burst = rate.saturating_mul(NonZeroU32::MIN.saturating_add(1));
+            governor::RateLimiter::keyed(governor::Quota::per_second(rate).allow_burst(burst))
+        });
+        Self {
+            cache,
+            limiter,
+            lookups: AtomicU64::new(0),
+        }
+    }
+
+    /// Database lookups made so far (cache misses that passed the limit).
+    pub fn lookups(&self) -> u64 {
+        self.lookups.load(Ordering::Relaxed)
+    }
+
+    /// Returns the merchant of the key in an `Authorization` header value (gRPC: the
+    /// `authorization` metadata entry) sent from `client`.
+    ///
+    /// # Errors
+    /// [`ApiError::Unauthenticated`] for a missing, malformed, unknown or revoked key;
+    /// [`ApiError::RateLimited`] when `client` has spent its lookup budget (the key is not
+    /// checked); [`ApiError::DatabaseUnavailable`] when the key cannot be checked.
+    pub async fn authenticate(
+        &self,
+        db: &Database,
+        header: Option<&[u8]>,
+        client: Option<IpAddr>,
+    ) -> Result<Uuid, ApiError> {
+        let key = bearer_key(header).ok_or(ApiError::Unauthenticated)?;
+        let hash = hash_key(key.expose_secret());
+        if let Some(found) = self.cache.as_ref().and_then(|cache| cache.get(&hash)) {
+            return found.ok_or(ApiError::Unauthenticated);
+        }
+        if let Some(limiter) = &self.limiter {
+            let client = client.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+            if limiter.check_key(&client).is_err() {
+                return Err(ApiError::RateLimited);
+            }
+            // Forget idle clients now and then, so many addresses cannot grow the table.
+            if self.lookups.load(Ordering::Relaxed).is_multiple_of(1024) {
+                limiter.retain_recent();
+            }
+        }
+        self.lookups.fetch_add(1, Ordering::Relaxed);
+        let found = db
+            .transaction::<_, ApiError, _>(async |conn| {
+                Ok(api_key::find_active_merchant(conn, &hash).await?)
+            })
+            .await?;
+        if let Some(cache) = &self.cache {
+            cache.insert(hash, found);
+        }
+        found.ok_or(ApiError::Unauthenticated)
+    }
 }
 
 #[cfg(test)]

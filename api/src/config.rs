@@ -158,6 +158,18 @@ pub struct ServeArgs {
     /// Requests per merchant allowed at once above the sustained rate (burst).
     #[arg(long, env = "RATE_LIMIT_BURST", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
     pub rate_limit_burst: u32,
+    /// How long an API-key lookup (found or not) is reused, in ms; also the longest a revoked
+    /// key may still pass on a running instance. 0 disables the cache.
+    #[arg(long, env = "AUTH_CACHE_TTL_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    pub auth_cache_ttl_ms: u64,
+    /// API-key lookups that miss the cache, per client address per second (burst: twice as
+    /// many); over it: 429 `rate_limited` without a database lookup. 0 disables the limit.
+    #[arg(long, env = "AUTH_LOOKUPS_PER_SECOND", default_value_t = 20)]
+    pub auth_lookups_per_second: u32,
+    /// Proxies (addresses or CIDR blocks, comma-separated) whose `X-Forwarded-For` entries
+    /// name the client; none by default, so the header is ignored.
+    #[arg(long, env = "TRUSTED_PROXIES", default_value = "", value_parser = clap::builder::ValueParser::new(str::parse::<crate::peer::TrustedProxies>))]
+    pub trusted_proxies: crate::peer::TrustedProxies,
     /// How often gRPC health re-checks the database, in ms.
     #[arg(long, env = "HEALTH_CHECK_INTERVAL_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(50..=60_000))]
     pub health_check_interval_ms: u64,
@@ -183,6 +195,14 @@ fn parse_origin(raw: &str) -> Result<HeaderValue, String> {
 }
 
 impl ServeArgs {
+    /// The API-key cache and lookup limit.
+    pub fn auth_settings(&self) -> crate::auth::AuthSettings {
+        crate::auth::AuthSettings {
+            cache_ttl: Duration::from_millis(self.auth_cache_ttl_ms),
+            lookups_per_second: std::num::NonZeroU32::new(self.auth_lookups_per_second),
+        }
+    }
+
     /// Database wait timeout.
     pub fn database_timeout(&self) -> Duration {
         Duration::from_millis(self.database_timeout_ms)

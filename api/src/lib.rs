@@ -16,6 +16,7 @@ pub mod health;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
+pub mod peer;
 pub mod rest;
 pub mod server;
 pub mod service;

@@ -141,6 +141,8 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
         body_limit,
         cors_allowed_origins: args.cors_allowed_origins.clone(),
         health_interval: Duration::from_millis(args.health_check_interval_ms),
+        auth: args.auth_settings(),
+        trusted_proxies: args.trusted_proxies.clone(),
         rate_limit: std::num::NonZeroU32::new(args.rate_limit_per_second).map(|per_second| {
             RateLimit {
                 per_second,

@@ -1,5 +1,6 @@
 //! Prometheus metrics at `/metrics` (text format 0.0.4): request count and latency per surface,
-//! route and status; database pool use; outbox backlog and oldest pending age (read from the
+//! route and status; database pool use; API-key lookups that reached the database; outbox
+//! backlog and oldest pending age (read from the
 //! database at scrape time, so every API replica reports the same backlog).
 
 use std::time::Instant;
@@ -23,6 +24,7 @@ pub struct Metrics {
     latency: HistogramVec,
     pool: IntGaugeVec,
     outbox: IntGaugeVec,
+    key_lookups: prometheus::IntGauge,
 }
 
 impl Metrics {
@@ -60,11 +62,16 @@ impl Metrics {
             ),
             &["measure"],
         )?;
+        let key_lookups = prometheus::IntGauge::new(
+            "auth_key_database_lookups",
+            "API-key lookups that reached the database since start (cache misses within the per-client limit)",
+        )?;
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
             Box::new(pool.clone()),
             Box::new(outbox.clone()),
+            Box::new(key_lookups.clone()),
         ] {
             registry.register(collector)?;
         }
@@ -74,6 +81,7 @@ impl Metrics {
             latency,
             pool,
             outbox,
+            key_lookups,
         })
     }
 }
@@ -166,6 +174,9 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
 /// `GET /metrics`.
 pub async fn scrape(State(state): State<AppState>) -> Response {
     let metrics = &state.metrics;
+    metrics
+        .key_lookups
+        .set(i64::try_from(state.service.key_lookups()).unwrap_or(i64::MAX));
     let status = state.service.database().pool().status();
     let in_use = status.size.saturating_sub(status.available);
     for (label, value) in [

@@ -41,6 +41,10 @@ pub struct ServerConfig {
     pub health_interval: Duration,
     /// Per-merchant request limit; `None` for none.
     pub rate_limit: Option<RateLimit>,
+    /// API-key lookup cache and per-client lookup limit.
+    pub auth: crate::auth::AuthSettings,
+    /// Proxies whose `X-Forwarded-For` is believed (none by default).
+    pub trusted_proxies: crate::peer::TrustedProxies,
 }
 
 impl ServerConfig {
@@ -51,6 +55,8 @@ impl ServerConfig {
             cors_allowed_origins: Vec::new(),
             health_interval: Duration::from_secs(1),
             rate_limit: None,
+            auth: crate::auth::AuthSettings::default(),
+            trusted_proxies: crate::peer::TrustedProxies::default(),
         }
     }
 }
@@ -146,7 +152,12 @@ pub fn router(
     config: &ServerConfig,
 ) -> Result<Router, Box<dyn std::error::Error + Send + Sync>> {
     let state = AppState {
-        service: PaymentService::new(db.clone(), Arc::new(SimulatedAcquirer), config.rate_limit),
+        service: PaymentService::new(
+            db.clone(),
+            Arc::new(SimulatedAcquirer),
+            config.auth,
+            config.rate_limit,
+        ),
         body_limit: config.body_limit,
         metrics: Metrics::new()?,
     };
@@ -185,6 +196,10 @@ pub fn router(
             metrics::record,
         ))
         .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(config.trusted_proxies.clone()),
+            crate::peer::record,
+        ))
         .layer(cors(&config.cors_allowed_origins))
         .layer(axum::middleware::from_fn(access::layer));
     Ok(app)
@@ -200,9 +215,12 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -149,6 +149,7 @@ type MerchantLimiter = governor::DefaultKeyedRateLimiter<Uuid>;
 pub struct PaymentService {
     db: Database,
     acquirer: Arc<dyn Acquirer>,
+    authenticator: Arc<crate::auth::Authenticator>,
     limiter: Option<Arc<MerchantLimiter>>,
 }
 
@@ -182,7 +183,12 @@ fn check_optional_amount(amount_minor: Option<i64>) -> Result<(), ApiError> {
 
 impl PaymentService {
     /// Creates the service; `rate_limit` applies per merchant to every call (`None`: no limit).
-    pub fn new(db: Database, acquirer: Arc<dyn Acquirer>, rate_limit: Option<RateLimit>) -> Self {
+    pub fn new(
+        db: Database,
+        acquirer: Arc<dyn Acquirer>,
+        auth: crate::auth::AuthSettings,
+        rate_limit: Option<RateLimit>,
+    ) -> Self {
         let limiter = rate_limit.map(|limit| {
             let quota = governor::Quota::per_second(limit.per_second).allow_burst(limit.burst);
             Arc::new(governor::RateLimiter::keyed(quota))
@@ -190,18 +196,27 @@ impl PaymentService {
         Self {
             db,
             acquirer,
+            authenticator: Arc::new(crate::auth::Authenticator::new(auth)),
             limiter,
         }
     }
 
-    /// Authenticates an `Authorization` header value and applies the merchant's rate limit;
-    /// both surfaces call this first.
+    /// Authenticates an `Authorization` header value sent from `client` (its lookups are
+    /// cached and limited per client, [`crate::auth::Authenticator`]) and applies the
+    /// merchant's rate limit; both surfaces call this first.
     ///
     /// # Errors
-    /// [`ApiError::Unauthenticated`], [`ApiError::RateLimited`] (HTTP 429, RESOURCE_EXHAUSTED),
-    /// [`ApiError::DatabaseUnavailable`].
-    pub async fn authenticate(&self, header: Option<&[u8]>) -> Result<Uuid, ApiError> {
-        let merchant = crate::auth::authenticate(&self.db, header).await?;
+    /// [`ApiError::Unauthenticated`], [`ApiError::RateLimited`] (HTTP 429, RESOURCE_EXHAUSTED:
+    /// the merchant's rate, or the client's lookup budget), [`ApiError::DatabaseUnavailable`].
+    pub async fn authenticate(
+        &self,
+        header: Option<&[u8]>,
+        client: crate::peer::ClientAddr,
+    ) -> Result<Uuid, ApiError> {
+        let merchant = self
+            .authenticator
+            .authenticate(&self.db, header, client.0)
+            .await?;
         crate::access::record_merchant(merchant);
         if let Some(limiter) = &self.limiter
             && limiter.check_key(&merchant).is_err()
@@ -209,6 +224,11 @@ impl PaymentService {
             return Err(ApiError::RateLimited);
         }
         Ok(merchant)
+    }
+
+    /// Database lookups of API keys made so far (cache misses that passed the limit).
+    pub fn key_lookups(&self) -> u64 {
+        self.authenticator.lookups()
     }
 
     /// The database, for health checks and metrics.

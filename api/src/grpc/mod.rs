@@ -35,7 +35,12 @@ impl GrpcApi {
             .metadata()
             .get("authorization")
             .map(|value| value.as_bytes());
-        self.service.authenticate(header).await
+        let client = request
+            .extensions()
+            .get::<crate::peer::ClientAddr>()
+            .copied()
+            .unwrap_or(crate::peer::ClientAddr(None));
+        self.service.authenticate(header, client).await
     }
 
     async fn write_context<T>(&self, request: &Request<T>) -> Result<WriteContext, ApiError> {

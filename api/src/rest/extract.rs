@@ -33,7 +33,16 @@ where
             .headers
             .get(header::AUTHORIZATION)
             .map(|value| value.as_bytes());
-        state.service.authenticate(header).await.map(Merchant)
+        let client = parts
+            .extensions
+            .get::<crate::peer::ClientAddr>()
+            .copied()
+            .unwrap_or(crate::peer::ClientAddr(None));
+        state
+            .service
+            .authenticate(header, client)
+            .await
+            .map(Merchant)
     }
 }
 

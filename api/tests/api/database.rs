@@ -92,8 +92,9 @@ async fn a_locked_payment_is_busy_after_lock_timeout_and_does_not_hold_the_pool(
             .await;
     }
     // Their writes run on (a write is never abandoned half-way) and end busy at lock_timeout,
-    // returning their connections: the pool serves the next request.
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // three at a time on the three connections, returning them: the pool serves the next
+    // request.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(
         app.get(&format!("/v1/payments/{other}")).await.status(),
         200

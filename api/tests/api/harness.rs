@@ -36,6 +36,8 @@ pub struct Options {
     pub tls: bool,
     /// What each transaction of the server sets (`serve`'s defaults unless a test changes them).
     pub transaction: payment_db::TransactionSettings,
+    /// API-key cache and per-client lookup limit (`serve`'s defaults).
+    pub auth: payment_api::auth::AuthSettings,
 }
 
 impl Default for Options {
@@ -52,6 +54,7 @@ impl Default for Options {
                 idle_timeout: Some(Duration::from_secs(5)),
                 asynchronous_commit: false,
             },
+            auth: payment_api::auth::AuthSettings::default(),
         }
     }
 }
@@ -103,6 +106,8 @@ impl TestApp {
             cors_allowed_origins: vec![ALLOWED_ORIGIN.parse().unwrap()],
             health_interval: Duration::from_millis(100),
             rate_limit: options.rate_limit,
+            auth: options.auth,
+            trusted_proxies: payment_api::peer::TrustedProxies::default(),
         };
         let router = server::router(db, &config).unwrap();
         tokio::spawn(server::serve(listener, router, std::future::pending()));

@@ -10,6 +10,7 @@
 mod harness;
 
 mod answers;
+mod auth;
 mod database;
 mod errors;
 mod idempotency;
