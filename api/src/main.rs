@@ -63,11 +63,25 @@ async fn database_url(database: &DatabaseArgs) -> Result<String, Failure> {
         .map_err(|error| (EXIT_USAGE, format!("database settings: {error}")))
 }
 
+/// The exit code of a failure to reach the database: 2 (usage) for settings that can never
+/// work (`sslmode`, `sslrootcert`: `InvalidConnectionUrl`), 1 for anything else.
+fn connect_exit_code(error: &(dyn std::error::Error + 'static)) -> u8 {
+    match error.downcast_ref::<diesel::ConnectionError>() {
+        Some(diesel::ConnectionError::InvalidConnectionUrl(_)) => EXIT_USAGE,
+        _ => 1,
+    }
+}
+
 async fn migrate(database: &DatabaseArgs) -> Result<(), Failure> {
     let database_url = database_url(database).await?;
     let applied = payment_db::migrations::run_pending(&database_url, database.database_pool_mode)
         .await
-        .map_err(|error| (1, format!("migrations failed: {error}")))?;
+        .map_err(|error| {
+            (
+                connect_exit_code(error.as_ref()),
+                format!("migrations failed: {error}"),
+            )
+        })?;
     tracing::info!(applied = applied.len(), versions = ?applied, "migrations applied");
     Ok(())
 }
@@ -76,7 +90,12 @@ async fn create_merchant(database: &DatabaseArgs, name: &str) -> Result<(), Fail
     let database_url = database_url(database).await?;
     let mut conn = payment_db::pool::connect_url(&database_url, database.database_pool_mode)
         .await
-        .map_err(|error| (1, format!("cannot connect to DATABASE_URL: {error}")))?;
+        .map_err(|error| {
+            (
+                connect_exit_code(&error),
+                format!("cannot connect to DATABASE_URL: {error}"),
+            )
+        })?;
     let created = payment_api::admin::create_merchant(&mut conn, name)
         .await
         .map_err(|error| (1, format!("cannot create merchant: {error}")))?;
@@ -114,7 +133,7 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
         .await
         .map_err(|error| {
             (
-                1,
+                connect_exit_code(error.as_ref()),
                 format!("cannot check migrations on DATABASE_URL: {error}"),
             )
         })?;

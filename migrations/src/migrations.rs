@@ -31,7 +31,15 @@ pub async fn run_pending(
     database_url: &str,
     mode: PoolMode,
 ) -> Result<Vec<String>, MigrationError> {
-    let conn = crate::pool::connect_url(database_url, mode).await?;
+    let mut conn = crate::pool::connect_url(database_url, mode).await?;
+    // Nothing to do: done without writing (a read-only standby, a role without CREATE).
+    let settings = crate::session::TransactionSettings::default();
+    if crate::session::transaction(&mut conn, &settings, pending_on)
+        .await?
+        .is_empty()
+    {
+        return Ok(Vec::new());
+    }
     in_one_transaction(conn, |conn| {
         use diesel::RunQueryDsl;
         diesel::sql_query(format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
@@ -42,20 +50,66 @@ pub async fn run_pending(
     .await
 }
 
-/// Lists the versions of migrations not yet applied; empty when the schema is current.
+/// Lists the versions of migrations not yet applied; empty when the schema is current. Reads
+/// the catalogue only ([`pending_on`]), in one transaction.
 ///
 /// # Errors
 /// When the database cannot be reached.
 pub async fn pending(database_url: &str, mode: PoolMode) -> Result<Vec<String>, MigrationError> {
-    let conn = crate::pool::connect_url(database_url, mode).await?;
-    in_one_transaction(conn, |conn| {
-        let pending = conn.pending_migrations(MIGRATIONS)?;
-        Ok(pending
-            .iter()
-            .map(|m| m.name().version().to_string())
-            .collect())
-    })
-    .await
+    let mut conn = crate::pool::connect_url(database_url, mode).await?;
+    Ok(crate::session::transaction(
+        &mut conn,
+        &crate::session::TransactionSettings::default(),
+        pending_on,
+    )
+    .await?)
+}
+
+#[derive(diesel::QueryableByName)]
+struct Tracked {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    tracked: bool,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Applied {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    version: String,
+}
+
+/// Versions of the embedded migrations not applied to the database of `conn`, sorted (every
+/// version when it was never migrated). Two catalogue queries (`to_regclass`, then diesel's
+/// migrations table): nothing is created, so a role without `CREATE` may ask, and a read-only
+/// standby can answer.
+///
+/// # Errors
+/// Database errors.
+pub async fn pending_on(conn: &mut AsyncPgConnection) -> diesel::QueryResult<Vec<String>> {
+    use diesel_async::RunQueryDsl;
+    let tracked: Tracked = diesel::sql_query(
+        "SELECT to_regclass('__diesel_schema_migrations') IS NOT NULL AS tracked",
+    )
+    .get_result(conn)
+    .await?;
+    let applied: std::collections::HashSet<String> = if tracked.tracked {
+        diesel::sql_query("SELECT version FROM __diesel_schema_migrations")
+            .load::<Applied>(conn)
+            .await?
+            .into_iter()
+            .map(|row| row.version)
+            .collect()
+    } else {
+        std::collections::HashSet::new()
+    };
+    let embedded = MigrationSource::<Pg>::migrations(&MIGRATIONS)
+        .map_err(diesel::result::Error::QueryBuilderError)?;
+    let mut pending: Vec<String> = embedded
+        .iter()
+        .map(|migration| migration.name().version().to_string())
+        .filter(|version| !applied.contains(version))
+        .collect();
+    pending.sort();
+    Ok(pending)
 }
 
 type Wrapper = AsyncConnectionWrapper<AsyncPgConnection>;

@@ -3,26 +3,34 @@
 //! ends a run with exit 4 and the remedy ("run `payment-api migrate`") instead of an SQL error
 //! about a missing table. The check asks the catalogue (`to_regclass`) and diesel's own
 //! migrations table; it matches no error text. It applies no migration: that is
-//! `payment-api migrate`'s job, run once per deployment.
+//! `payment-api migrate`'s job, run once per deployment. The check itself is
+//! `payment_db::migrations::pending_on`, shared with the API.
 
-use std::collections::HashSet;
-
-use diesel::migration::MigrationSource;
-use diesel::pg::Pg;
-use diesel::sql_types::{Bool, Text};
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::AsyncPgConnection;
 use payment_db::TransactionSettings;
+use payment_db::db_error::DbFailure;
 
-#[derive(diesel::QueryableByName)]
-struct Tracked {
-    #[diesel(sql_type = Bool)]
-    tracked: bool,
+use crate::summary::Outcome;
+
+/// The outcome of a connection that failed: a configuration error (exit 2) for settings that
+/// can never work (`InvalidConnectionUrl`: a bad `sslmode`, a missing or unreadable
+/// `sslrootcert`), else the database is unavailable (exit 4: the next run tries again).
+pub fn connect_outcome(error: &diesel::ConnectionError) -> Outcome {
+    match error {
+        diesel::ConnectionError::InvalidConnectionUrl(_) => Outcome::ConfigError,
+        _ => Outcome::DatabaseUnavailable,
+    }
 }
 
-#[derive(diesel::QueryableByName)]
-struct Applied {
-    #[diesel(sql_type = Text)]
-    version: String,
+/// The outcome of a database error, by SQLSTATE (`payment_db::db_error`): transient
+/// (unreachable, shutting down, read-only, timed out, lost race) → database unavailable
+/// (exit 4); anything else → error (exit 1).
+pub fn error_outcome(error: &diesel::result::Error) -> Outcome {
+    if DbFailure::of(error).is_transient() {
+        Outcome::DatabaseUnavailable
+    } else {
+        Outcome::Error
+    }
 }
 
 /// Longest statement of the relay (`SET LOCAL statement_timeout` of every transaction).
@@ -56,36 +64,7 @@ where
 /// # Errors
 /// Database errors.
 pub async fn pending_migrations(conn: &mut AsyncPgConnection) -> diesel::QueryResult<Vec<String>> {
-    in_transaction(conn, applied_versions_pending).await
-}
-
-async fn applied_versions_pending(
-    conn: &mut AsyncPgConnection,
-) -> diesel::QueryResult<Vec<String>> {
-    let tracked: Tracked = diesel::sql_query(
-        "SELECT to_regclass('__diesel_schema_migrations') IS NOT NULL AS tracked",
-    )
-    .get_result(conn)
-    .await?;
-    let applied: HashSet<String> = if tracked.tracked {
-        diesel::sql_query("SELECT version FROM __diesel_schema_migrations")
-            .load::<Applied>(conn)
-            .await?
-            .into_iter()
-            .map(|row| row.version)
-            .collect()
-    } else {
-        HashSet::new()
-    };
-    let embedded = MigrationSource::<Pg>::migrations(&payment_db::migrations::MIGRATIONS)
-        .map_err(diesel::result::Error::QueryBuilderError)?;
-    let mut pending: Vec<String> = embedded
-        .iter()
-        .map(|migration| migration.name().version().to_string())
-        .filter(|version| !applied.contains(version))
-        .collect();
-    pending.sort();
-    Ok(pending)
+    in_transaction(conn, payment_db::migrations::pending_on).await
 }
 
 /// The reason given when `pending` migrations are missing: names the remedy.

@@ -48,7 +48,7 @@ fn fail(command: &str, outcome: Outcome, reason: String) -> ExitCode {
 fn database_failure(command: &str, error: &diesel::result::Error) -> ExitCode {
     fail(
         command,
-        Outcome::DatabaseUnavailable,
+        relay_job::database::error_outcome(error),
         format!("database: {error}"),
     )
 }
@@ -67,7 +67,7 @@ async fn connect(command: &str, database: &DatabaseArgs) -> Result<AsyncPgConnec
         .map_err(|error| {
             fail(
                 command,
-                Outcome::DatabaseUnavailable,
+                relay_job::database::connect_outcome(&error),
                 format!("cannot connect to the database: {error}"),
             )
         })?;

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use diesel_async::AsyncPgConnection;
 use payment_db::TransactionSettings;
-use payment_db::db_error::DbFailure;
 use payment_db::session;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::Producer;
@@ -95,11 +94,7 @@ pub(crate) enum Stop {
 /// next run finishes the work. Anything else: exit 1.
 impl From<diesel::result::Error> for Stop {
     fn from(error: diesel::result::Error) -> Self {
-        let outcome = if DbFailure::of(&error).is_transient() {
-            Outcome::DatabaseUnavailable
-        } else {
-            Outcome::Error
-        };
+        let outcome = crate::database::error_outcome(&error);
         let sqlstate = payment_db::db_error::sql_state(&error)
             .map(|code| format!(" (SQLSTATE {code})"))
             .unwrap_or_default();
@@ -249,13 +244,13 @@ async fn drive(
     // awaits them before producing (cold start = process start to first claim).
     let topics = topics_ready(args, limits, context.clone(), &producer);
     let connecting = (0..args.workers).map(|_| connect(&url, args));
-    let conns: Result<Vec<_>, String> = futures::future::join_all(connecting)
+    let conns: Result<Vec<_>, (Outcome, String)> = futures::future::join_all(connecting)
         .await
         .into_iter()
         .collect();
     let mut conns = match conns {
         Ok(conns) => conns,
-        Err(reason) => return Stop::Failed(Outcome::DatabaseUnavailable, reason),
+        Err((outcome, reason)) => return Stop::Failed(outcome, reason),
     };
     if let Some(first) = conns.first_mut() {
         match crate::database::pending_migrations(first).await {
@@ -455,19 +450,29 @@ pub fn transaction_settings(args: &RunArgs) -> TransactionSettings {
 /// (`payment_db::pool::establish`), so a rotation does not fail runs until a cold start.
 ///
 /// # Errors
-/// The reason, as text, when the database is unreachable or refuses the connection.
+/// The outcome ([`crate::database::connect_outcome`]: a configuration error for unusable TLS
+/// settings, else database unavailable) and the reason, when the database is unreachable or
+/// refuses the connection.
 pub async fn connect(
     url: &payment_secrets::DatabaseUrl,
     args: &RunArgs,
-) -> Result<AsyncPgConnection, String> {
+) -> Result<AsyncPgConnection, (Outcome, String)> {
     let mode = args.database.database_pool_mode;
     tokio::time::timeout(CONNECT_TIMEOUT, payment_db::pool::establish(url, mode))
         .await
         .map_err(|_| {
-            format!(
-                "database: no connection within {} s",
-                CONNECT_TIMEOUT.as_secs()
+            (
+                Outcome::DatabaseUnavailable,
+                format!(
+                    "database: no connection within {} s",
+                    CONNECT_TIMEOUT.as_secs()
+                ),
             )
         })?
-        .map_err(|error| format!("database: {error}"))
+        .map_err(|error| {
+            (
+                crate::database::connect_outcome(&error),
+                format!("database: {error}"),
+            )
+        })
 }

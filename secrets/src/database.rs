@@ -71,10 +71,34 @@ impl DatabaseUrl {
     /// `DATABASE_*` variables described in the module docs.
     ///
     /// # Errors
-    /// When no form is complete (the message lists the variables), or the parts do not form
-    /// a URL.
+    /// When no form is complete (the message lists the variables), the parts do not form
+    /// a URL, or `DATABASE_URL` is given together with any part (which it would silently
+    /// override, e.g. `DATABASE_SSLMODE`).
     pub fn from_env(explicit: Option<&str>) -> Result<Self, CredentialsError> {
+        /// The variables that compose a URL when DATABASE_URL is absent.
+        const PARTS: [&str; 7] = [
+            "DATABASE_HOST",
+            "DATABASE_NAME",
+            "DATABASE_USER",
+            "DATABASE_PASSWORD",
+            "DATABASE_SECRET_ARN",
+            "DATABASE_SSLMODE",
+            "DATABASE_SSLROOTCERT",
+        ];
         if let Some(url) = explicit.filter(|url| !url.is_empty()) {
+            // The parts would be ignored: refuse rather than, say, connect in plain text to a
+            // URL without `sslmode` while DATABASE_SSLMODE=verify-full is set.
+            let ignored: Vec<&str> = PARTS
+                .into_iter()
+                .filter(|name| env(name).is_some())
+                .collect();
+            if !ignored.is_empty() {
+                return Err(CredentialsError(format!(
+                    "DATABASE_URL is set, so {} would be ignored: put the setting in DATABASE_URL \
+                     (e.g. ?sslmode=verify-full&sslrootcert=…) or unset DATABASE_URL",
+                    ignored.join(", ")
+                )));
+            }
             return Ok(Self::fixed(url));
         }
         let missing = || {

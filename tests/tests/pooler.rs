@@ -1,13 +1,46 @@
 //! Case K11: both binaries behind PgBouncer in transaction mode (Debian's 1.18, which keeps no
 //! prepared statements), as RDS Proxy, Supavisor and most hosted PostgreSQL put one: 40
 //! authorizations from 8 concurrent clients, then 40 reads, then a relay drain, all through
-//! the pooler with `DATABASE_POOL_MODE=transaction`. `scripts/test` starts PgBouncer and sets
-//! `TEST_PGBOUNCER_PORT`.
+//! the pooler with `DATABASE_POOL_MODE=transaction`, on server connections another client left
+//! named prepared statements on. `scripts/test` starts PgBouncer and sets `TEST_PGBOUNCER_PORT`.
+#![expect(clippy::unwrap_used, reason = "tests")]
 
 use std::process::Stdio;
 
 use e2e::stack::{self, RelayTarget};
 use serde_json::json;
+
+/// Server connections PgBouncer hands out: the default pool size of `scripts/lib.sh`.
+const SERVER_CONNECTIONS: usize = 10;
+
+/// Leaves named prepared statements `s0`…`s40` on every server connection of the pooler, as a
+/// client that prepares statements (a session-mode one, `PREPARE`) does: PgBouncer 1.18 in
+/// transaction mode resets nothing between clients. Whoever names statements the same way
+/// collides with them (`prepared statement "s0" already exists`).
+async fn leave_prepared_statements(pooled: &str) {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(SERVER_CONNECTIONS));
+    let prepare: String = (0..=40)
+        .map(|n| format!("; PREPARE s{n} AS SELECT {n}"))
+        .collect();
+    let tasks = (0..SERVER_CONNECTIONS).map(|_| {
+        let barrier = std::sync::Arc::clone(&barrier);
+        let pooled = pooled.to_owned();
+        let prepare = prepare.clone();
+        tokio::spawn(async move {
+            let mut conn = AsyncPgConnection::establish(&pooled).await.unwrap();
+            // All in a transaction at once: each holds its own server connection.
+            conn.batch_execute(&format!("BEGIN{prepare}"))
+                .await
+                .unwrap();
+            barrier.wait().await;
+            conn.batch_execute("COMMIT").await.unwrap();
+        })
+    });
+    for task in futures::future::join_all(tasks).await {
+        task.unwrap();
+    }
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn writes_reads_and_a_drain_all_succeed_through_a_transaction_pooler() {
@@ -18,6 +51,7 @@ async fn writes_reads_and_a_drain_all_succeed_through_a_transaction_pooler() {
         .unwrap()
         .api_key;
     let pooled = format!("postgres://postgres@127.0.0.1:{port}/{name}");
+    leave_prepared_statements(&pooled).await;
     let api = stack::start_api_with(&pooled, &[("DATABASE_POOL_MODE", "transaction")])
         .await
         .unwrap();

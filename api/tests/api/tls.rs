@@ -86,9 +86,26 @@ async fn bad_tls_settings_stop_migrate_and_name_the_setting() {
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(!output.status.success(), "{query}");
+        assert_eq!(output.status.code(), Some(2), "{query}: {stderr}");
         assert!(stderr.contains(named), "{query}: {stderr}");
     }
+    // TLS settings beside DATABASE_URL would be ignored (plain text): refused, naming them.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_payment-api"))
+        .arg("migrate")
+        .env("DATABASE_URL", &url)
+        .env("DATABASE_SSLMODE", "verify-full")
+        .env(
+            "DATABASE_SSLROOTCERT",
+            "/etc/ssl/certs/ssl-cert-snakeoil.pem",
+        )
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("DATABASE_SSLMODE") && stderr.contains("DATABASE_URL"),
+        "{stderr}"
+    );
     let mut conn = payment_db::pool::connect_url(&url, payment_db::PoolMode::Session)
         .await
         .unwrap();

@@ -78,3 +78,67 @@ async fn the_relay_drains_and_reports_over_verify_full() {
     assert_ne!(code, 0, "{summary}");
     assert_eq!(outbox.statuses().await.get("pending"), Some(&1));
 }
+
+/// Settings that can never work are configuration errors (exit 2: fix the deployment), not an
+/// outage (exit 4: the next run retries); a database error that is not transient (here a role
+/// without privileges, SQLSTATE 42501) is exit 1 on every command alike.
+#[tokio::test(flavor = "multi_thread")]
+async fn unusable_tls_settings_exit_2_and_a_refused_privilege_exits_1_on_every_command() {
+    let outbox = Outbox::new().await;
+    for query in [
+        "sslmode=bogus",
+        "sslmode=verify-full",
+        "sslmode=verify-ca&sslrootcert=/nonexistent.pem",
+    ] {
+        for command in [
+            &["run"][..],
+            &["stats"],
+            &["dead", "list"],
+            &["replay", "--all"],
+        ] {
+            let output = outbox
+                .relay_command(command)
+                .env("DATABASE_URL", format!("{}?{query}", outbox.url))
+                .output()
+                .unwrap();
+            let (code, summary) = summary_of(&output);
+            assert_eq!(
+                (code, summary["outcome"].as_str()),
+                (2, Some("config_error")),
+                "{command:?} {query}: {summary}"
+            );
+        }
+    }
+
+    let role = format!("noperm_{}", uuid::Uuid::new_v4().simple());
+    let mut db = outbox.db().await;
+    diesel_async::SimpleAsyncConnection::batch_execute(
+        &mut db,
+        &format!("CREATE ROLE {role} LOGIN; GRANT SELECT ON __diesel_schema_migrations TO {role}"),
+    )
+    .await
+    .unwrap();
+    let url = outbox
+        .url
+        .replacen("postgres://postgres@", &format!("postgres://{role}@"), 1);
+    for command in [&["run"][..], &["stats"], &["dead", "list"]] {
+        let output = outbox
+            .relay_command(command)
+            .env("DATABASE_URL", &url)
+            .env("DATABASE_POOL_MODE", "session")
+            .output()
+            .unwrap();
+        let (code, summary) = summary_of(&output);
+        assert_eq!(
+            (code, summary["outcome"].as_str()),
+            (1, Some("error")),
+            "{command:?}: {summary}"
+        );
+    }
+    diesel_async::SimpleAsyncConnection::batch_execute(
+        &mut db,
+        &format!("REVOKE ALL ON __diesel_schema_migrations FROM {role}; DROP ROLE {role}"),
+    )
+    .await
+    .unwrap();
+}

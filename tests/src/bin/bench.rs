@@ -644,7 +644,7 @@ async fn raw_database(url: &str) -> anyhow::Result<Value> {
         conns.push(
             relay_job::run::connect(&settings.database.source()?, &settings)
                 .await
-                .map_err(anyhow::Error::msg)?,
+                .map_err(|(_, reason)| anyhow::Error::msg(reason))?,
         );
     }
     let started = Instant::now();

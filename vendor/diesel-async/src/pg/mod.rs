@@ -174,6 +174,10 @@ pub struct AsyncPgConnection {
     shutdown_channel: Option<oneshot::Sender<()>>,
     // a sync mutex is fine here as we only hold it for a really short time
     instrumentation: Arc<std::sync::Mutex<DynInstrumentation>>,
+    // Set with `CacheSize::Disabled`: statements are sent unnamed (Parse, Bind, Describe,
+    // Execute, Sync in one round trip), so no named prepared statement exists on the server
+    // connection at any time (transaction-mode poolers).
+    unnamed_statements: bool,
 }
 
 impl SimpleAsyncConnection for AsyncPgConnection {
@@ -324,6 +328,7 @@ impl AsyncConnection for AsyncPgConnection {
     }
 
     fn set_prepared_statement_cache_size(&mut self, size: CacheSize) {
+        self.unnamed_statements = matches!(size, CacheSize::Disabled);
         self.stmt_cache.get_mut().set_cache_size(size)
     }
 }
@@ -336,12 +341,32 @@ impl Drop for AsyncPgConnection {
     }
 }
 
+/// A statement to run: prepared (named, possibly cached), or unnamed with the SQL and the
+/// parameter types sent along (see `AsyncPgConnection::unnamed_statements`).
+enum PreparedQuery {
+    Named(Statement),
+    Unnamed { sql: String, types: Vec<Type> },
+}
+
+async fn run_query(
+    conn: &tokio_postgres::Client,
+    stmt: PreparedQuery,
+    binds: Vec<ToSqlHelper>,
+) -> Result<tokio_postgres::RowStream, tokio_postgres::Error> {
+    match stmt {
+        PreparedQuery::Named(stmt) => conn.query_raw(&stmt, binds).await,
+        PreparedQuery::Unnamed { sql, types } => {
+            conn.query_typed_raw(&sql, binds.into_iter().zip(types)).await
+        }
+    }
+}
+
 async fn load_prepared(
     conn: &tokio_postgres::Client,
-    stmt: Statement,
+    stmt: PreparedQuery,
     binds: Vec<ToSqlHelper>,
 ) -> QueryResult<BoxStream<'static, QueryResult<PgRow>>> {
-    let res = conn.query_raw(&stmt, binds).await.map_err(ErrorHelper)?;
+    let res = run_query(conn, stmt, binds).await.map_err(ErrorHelper)?;
 
     Ok(res
         .map_err(|e| diesel::result::Error::from(ErrorHelper(e)))
@@ -351,17 +376,26 @@ async fn load_prepared(
 
 async fn execute_prepared(
     conn: &tokio_postgres::Client,
-    stmt: Statement,
+    stmt: PreparedQuery,
     binds: Vec<ToSqlHelper>,
 ) -> QueryResult<usize> {
-    let binds = binds
-        .iter()
-        .map(|b| b as &(dyn ToSql + Sync))
-        .collect::<Vec<_>>();
-
-    let res = tokio_postgres::Client::execute(conn, &stmt, &binds as &[_])
-        .await
-        .map_err(ErrorHelper)?;
+    let res = match stmt {
+        PreparedQuery::Named(stmt) => {
+            let binds = binds
+                .iter()
+                .map(|b| b as &(dyn ToSql + Sync))
+                .collect::<Vec<_>>();
+            tokio_postgres::Client::execute(conn, &stmt, &binds as &[_])
+                .await
+                .map_err(ErrorHelper)?
+        }
+        unnamed => {
+            let rows = run_query(conn, unnamed, binds).await.map_err(ErrorHelper)?;
+            futures_util::pin_mut!(rows);
+            while rows.try_next().await.map_err(ErrorHelper)?.is_some() {}
+            rows.rows_affected().unwrap_or(0)
+        }
+    };
     res.try_into()
         .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))
 }
@@ -512,6 +546,7 @@ impl AsyncPgConnection {
             notification_rx,
             shutdown_channel,
             instrumentation,
+            unnamed_statements: false,
         };
         conn.set_config_options()
             .await
@@ -546,7 +581,7 @@ impl AsyncPgConnection {
     fn with_prepared_statement<'a, T, F, R>(
         &'a self,
         query: T,
-        callback: fn(&'a tokio_postgres::Client, Statement, Vec<ToSqlHelper>) -> F,
+        callback: fn(&'a tokio_postgres::Client, PreparedQuery, Vec<ToSqlHelper>) -> F,
     ) -> BoxFuture<'a, QueryResult<R>>
     where
         T: QueryFragment<diesel::pg::Pg> + QueryId,
@@ -580,7 +615,7 @@ impl AsyncPgConnection {
 
     fn with_prepared_statement_after_sql_built<'a, F, R>(
         &'a self,
-        callback: fn(&'a tokio_postgres::Client, Statement, Vec<ToSqlHelper>) -> F,
+        callback: fn(&'a tokio_postgres::Client, PreparedQuery, Vec<ToSqlHelper>) -> F,
         is_safe_to_cache_prepared: QueryResult<bool>,
         query_id: Option<std::any::TypeId>,
         to_sql_result: QueryResult<()>,
@@ -592,6 +627,7 @@ impl AsyncPgConnection {
         R: Send,
     {
         let raw_connection = &self.conn;
+        let unnamed_statements = self.unnamed_statements;
         let stmt_cache = &self.stmt_cache;
         let metadata_cache = &self.metadata_cache;
         let tm = &self.transaction_state;
@@ -661,14 +697,21 @@ impl AsyncPgConnection {
                         })?;
                 }
             }
-            let stmt = {
+            let stmt = if unnamed_statements {
+                let types = bind_collector
+                    .metadata
+                    .iter()
+                    .map(type_from_oid)
+                    .collect::<QueryResult<Vec<_>>>()?;
+                PreparedQuery::Unnamed { sql: sql.clone(), types }
+            } else {
                 let mut stmt_cache = stmt_cache.lock().await;
                 let helper = QueryFragmentHelper {
                     sql: sql.clone(),
                     safe_to_cache: is_safe_to_cache_prepared,
                 };
                 let instrumentation = Arc::clone(&instrumentation);
-                stmt_cache
+                let stmt = stmt_cache
                     .cached_statement_non_generic(
                         query_id,
                         &helper,
@@ -685,7 +728,8 @@ impl AsyncPgConnection {
                     )
                     .await?
                     .0
-                    .clone()
+                    .clone();
+                PreparedQuery::Named(stmt)
             };
 
             let binds = bind_collector
@@ -694,7 +738,7 @@ impl AsyncPgConnection {
                 .zip(bind_collector.binds)
                 .map(|(meta, bind)| ToSqlHelper(meta, bind))
                 .collect::<Vec<_>>();
-                callback(raw_connection, stmt.clone(), binds).await
+                callback(raw_connection, stmt, binds).await
             };
             let res = res.await;
             let mut tm = tm.lock().await;
