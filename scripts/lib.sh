@@ -112,6 +112,17 @@ stop_started_services() {
     fi
 }
 
+# Exports CARGO_MACHETE (finds dependencies no code uses), installing it into the cache from
+# crates.io when missing (about a minute, once).
+ensure_machete() {
+    CARGO_MACHETE="$PAYMENT_SERVICE_CACHE/machete/bin/cargo-machete"
+    if [ ! -x "$CARGO_MACHETE" ]; then
+        log "installing cargo-machete 0.9 into the cache (once)"
+        cargo install --locked --quiet cargo-machete --version '^0.9' --root "$PAYMENT_SERVICE_CACHE/machete"
+    fi
+    export CARGO_MACHETE
+}
+
 # Installs PgBouncer from Debian when it is missing (as root, or through sudo).
 ensure_pgbouncer() {
     PGBOUNCER=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)

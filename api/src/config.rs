@@ -72,8 +72,8 @@ pub fn merchant_name(value: &str) -> Result<String, String> {
     Ok(value.to_owned())
 }
 
-/// Database settings.
-#[derive(Debug, Clone, Args)]
+/// Database settings. `Debug` does not show the URL (it may hold a password).
+#[derive(Clone, Args)]
 pub struct DatabaseArgs {
     /// PostgreSQL URL, e.g. postgres://postgres@127.0.0.1:5432/payments. Without it, the URL is
     /// composed from `DATABASE_HOST`, `DATABASE_NAME` and `DATABASE_USER` + `DATABASE_PASSWORD` or
@@ -86,6 +86,18 @@ pub struct DatabaseArgs {
     /// `pool_mode = transaction` or RDS Proxy: no prepared statement outlives its transaction).
     #[arg(long, env = "DATABASE_POOL_MODE", default_value = "session", value_parser = clap::builder::ValueParser::new(str::parse::<PoolMode>))]
     pub database_pool_mode: PoolMode,
+}
+
+impl std::fmt::Debug for DatabaseArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseArgs")
+            .field(
+                "database_url",
+                &self.database_url.as_ref().map(|_| "<redacted>"),
+            )
+            .field("database_pool_mode", &self.database_pool_mode)
+            .finish()
+    }
 }
 
 impl DatabaseArgs {
@@ -218,5 +230,24 @@ impl ServeArgs {
             idle_timeout: Some(statement),
             asynchronous_commit: false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_no_database_url() {
+        let cli = Cli::try_parse_from([
+            "payment-api",
+            "migrate",
+            "--database-url",
+            "postgres://u:hunter2@h/db",
+        ])
+        .unwrap();
+        let printed = format!("{cli:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("<redacted>"), "{printed}");
     }
 }

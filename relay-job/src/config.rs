@@ -6,6 +6,7 @@ use std::ffi::OsString;
 use std::time::Duration;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use secrecy::SecretString;
 
 /// The exit codes, as `--help` prints them (§6.7 of the architecture notes).
 pub const EXIT_CODES_HELP: &str = "\
@@ -148,8 +149,8 @@ pub struct TailArgs {
     pub json: bool,
 }
 
-/// Database settings.
-#[derive(Debug, Clone, Args)]
+/// Database settings. `Debug` does not show the URL (it may hold a password).
+#[derive(Clone, Args)]
 pub struct DatabaseArgs {
     /// PostgreSQL URL of the payment-service database. Without it, the URL is composed from
     /// `DATABASE_HOST`, `DATABASE_NAME` and `DATABASE_USER` + `DATABASE_PASSWORD` or
@@ -162,6 +163,18 @@ pub struct DatabaseArgs {
     /// `pool_mode = transaction` or RDS Proxy: no prepared statement outlives its transaction).
     #[arg(long, env = "DATABASE_POOL_MODE", default_value = "session", value_parser = clap::builder::ValueParser::new(str::parse::<payment_db::PoolMode>))]
     pub database_pool_mode: payment_db::PoolMode,
+}
+
+impl std::fmt::Debug for DatabaseArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseArgs")
+            .field(
+                "database_url",
+                &self.database_url.as_ref().map(|_| "<redacted>"),
+            )
+            .field("database_pool_mode", &self.database_pool_mode)
+            .finish()
+    }
 }
 
 impl DatabaseArgs {
@@ -237,8 +250,9 @@ pub enum LogFormat {
     Json,
 }
 
-/// Kafka connection settings, passed to librdkafka.
-#[derive(Debug, Clone, Args)]
+/// Kafka connection settings, passed to librdkafka. `Debug` shows neither the SASL password
+/// nor the values of `KAFKA_CONFIG` (which may hold `sasl.password`).
+#[derive(Clone, Args)]
 pub struct KafkaArgs {
     /// Bootstrap servers, `host:port[,host:port]`.
     #[arg(long, env = "KAFKA_BROKERS")]
@@ -254,8 +268,8 @@ pub struct KafkaArgs {
     #[arg(long, env = "KAFKA_SASL_USERNAME")]
     pub kafka_sasl_username: Option<String>,
     /// `sasl.password` (prefer the environment variable over the flag).
-    #[arg(long, env = "KAFKA_SASL_PASSWORD", hide_env_values = true)]
-    pub kafka_sasl_password: Option<String>,
+    #[arg(long, env = "KAFKA_SASL_PASSWORD", hide_env_values = true, value_parser = secret)]
+    pub kafka_sasl_password: Option<SecretString>,
     /// ARN of a Secrets Manager secret `{"username": …, "password": …}` for SASL (read through
     /// the AWS SDK, cached by the process, re-read after a run ends in a configuration error
     /// such as refused credentials); overrides the two settings above.
@@ -273,8 +287,41 @@ pub struct KafkaArgs {
           value_parser = ["none", "gzip", "snappy", "lz4", "zstd"])]
     pub kafka_compression: String,
     /// Any other librdkafka setting, `key=value`; repeatable (env: comma-separated).
-    #[arg(long = "kafka-config", env = "KAFKA_CONFIG", value_delimiter = ',', value_parser = parse_key_value)]
+    #[arg(long = "kafka-config", env = "KAFKA_CONFIG", hide_env_values = true, value_delimiter = ',', value_parser = parse_key_value)]
     pub kafka_config: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for KafkaArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |set: bool| if set { "<redacted>" } else { "<none>" };
+        f.debug_struct("KafkaArgs")
+            .field("kafka_brokers", &self.kafka_brokers)
+            .field("kafka_security_protocol", &self.kafka_security_protocol)
+            .field("kafka_sasl_mechanism", &self.kafka_sasl_mechanism)
+            .field("kafka_sasl_username", &self.kafka_sasl_username)
+            .field(
+                "kafka_sasl_password",
+                &redacted(self.kafka_sasl_password.is_some()),
+            )
+            .field("kafka_sasl_secret_arn", &self.kafka_sasl_secret_arn)
+            .field("kafka_msk_iam", &self.kafka_msk_iam)
+            .field("kafka_ssl_ca_location", &self.kafka_ssl_ca_location)
+            .field("kafka_compression", &self.kafka_compression)
+            .field(
+                "kafka_config",
+                &self
+                    .kafka_config
+                    .iter()
+                    .map(|(key, _)| (key.as_str(), "<redacted>"))
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+/// A secret-bearing value, held so that it cannot be printed by accident.
+fn secret(raw: &str) -> Result<SecretString, String> {
+    Ok(SecretString::from(raw))
 }
 
 fn parse_key_value(raw: &str) -> Result<(String, String), String> {
@@ -368,4 +415,33 @@ pub struct RunArgs {
     /// Log format (logs go to stderr; stdout has only the summary line).
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let cli = Cli::parse_args(
+            [
+                "relay-job",
+                "run",
+                "--kafka-brokers",
+                "b:9092",
+                "--kafka-sasl-password",
+                "hunter2-sasl",
+                "--kafka-config",
+                "sasl.password=hunter2-config",
+                "--database-url",
+                "postgres://u:hunter2-url@h/db",
+            ]
+            .map(OsString::from)
+            .to_vec(),
+        )
+        .unwrap();
+        let printed = format!("{cli:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("sasl.password") && printed.contains("<redacted>"));
+    }
 }

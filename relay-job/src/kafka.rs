@@ -11,6 +11,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, Producer};
+use secrecy::ExposeSecret as _;
 
 use crate::config::{KafkaArgs, RunArgs};
 
@@ -179,10 +180,14 @@ pub fn client_config(kafka: &KafkaArgs) -> ClientConfig {
             .set("security.protocol", "sasl_ssl")
             .set("sasl.mechanism", "OAUTHBEARER");
     }
+    let password = kafka
+        .kafka_sasl_password
+        .as_ref()
+        .map(|password| password.expose_secret().to_owned());
     let optional = [
         ("sasl.mechanism", &kafka.kafka_sasl_mechanism),
         ("sasl.username", &kafka.kafka_sasl_username),
-        ("sasl.password", &kafka.kafka_sasl_password),
+        ("sasl.password", &password),
         ("ssl.ca.location", &kafka.kafka_ssl_ca_location),
     ];
     for (key, value) in optional {

@@ -421,7 +421,7 @@ async fn resolve_kafka_secret(args: &RunArgs) -> Result<Option<RunArgs>, String>
         .map_err(|error| format!("KAFKA_SASL_SECRET_ARN: {error}"))?;
     let mut resolved = args.clone();
     resolved.kafka.kafka_sasl_username = Some(credentials.username);
-    resolved.kafka.kafka_sasl_password = Some(credentials.password);
+    resolved.kafka.kafka_sasl_password = Some(credentials.password.into());
     Ok(Some(resolved))
 }
 

@@ -158,7 +158,8 @@ pub fn void(status: PaymentStatus, amounts: Amounts) -> Result<Transition, ApiEr
 /// # Errors
 /// [`ApiError::IllegalTransition`] unless `captured` or `partially_refunded`;
 /// `amount_exceeds_refundable` (422) when the refunded total would pass the captured amount;
-/// `amount_not_positive`; `amount_overflow`.
+/// `amount_not_positive`; `amount_overflow`; [`ApiError::Internal`] when the stored amounts
+/// are inconsistent (refunded above captured).
 pub fn refund(
     status: PaymentStatus,
     amounts: Amounts,
@@ -170,7 +171,18 @@ pub fn refund(
     ) {
         return Err(illegal("refund", status));
     }
-    let refundable = amounts.captured_minor - amounts.refunded_minor;
+    // Stored amounts obey refunded <= captured (CHECK constraints); anything else is a bug
+    // or corrupted data, answered 500 rather than a wrapped or negative amount.
+    let refundable = amounts
+        .captured_minor
+        .checked_sub(amounts.refunded_minor)
+        .filter(|refundable| *refundable >= 0)
+        .ok_or_else(|| {
+            ApiError::internal(format!(
+                "stored amounts inconsistent: refunded {} of captured {}",
+                amounts.refunded_minor, amounts.captured_minor
+            ))
+        })?;
     let amount = match requested {
         Some(amount) => money::check_positive(amount, "amount_minor")?,
         None => refundable,
@@ -210,6 +222,27 @@ mod tests {
         captured_minor: 0,
         refunded_minor: 0,
     };
+
+    #[test]
+    fn inconsistent_stored_amounts_are_an_internal_error_not_arithmetic() {
+        for amounts in [
+            Amounts {
+                authorized_minor: 10,
+                captured_minor: 10,
+                refunded_minor: 20,
+            },
+            Amounts {
+                authorized_minor: 10,
+                captured_minor: i64::MIN,
+                refunded_minor: 1,
+            },
+        ] {
+            assert!(matches!(
+                refund(Captured, amounts, None),
+                Err(ApiError::Internal(_))
+            ));
+        }
+    }
 
     #[test]
     fn only_an_authorized_payment_can_be_captured_or_voided() {
