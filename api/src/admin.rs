@@ -1,4 +1,6 @@
-//! `payment-api admin`: merchants and API keys.
+//! `payment-api admin`: merchants and API keys. Several keys of one merchant may be active at
+//! once, so a key is rotated without downtime: create a new one, hand it over, revoke the old
+//! one. A revoked key is refused within `AUTH_CACHE_TTL_MS` (5 s) on every running instance.
 
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use payment_db::models::{NewApiKey, NewMerchant};
@@ -47,4 +49,126 @@ pub async fn create_merchant(
         })
     })
     .await
+}
+
+/// A key created for an existing merchant (shown once).
+#[derive(Debug)]
+pub struct CreatedKey {
+    /// Key id (for `list-keys` and `revoke-key`).
+    pub key_id: Uuid,
+    /// The API key; never stored in clear.
+    pub api_key: SecretString,
+}
+
+/// Why an admin command could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// No merchant has this id.
+    #[error("no merchant with id {0}")]
+    UnknownMerchant(Uuid),
+    /// No key has this id.
+    #[error("no API key with id {0}")]
+    UnknownKey(Uuid),
+    /// The database failed.
+    #[error("database: {0}")]
+    Database(#[from] diesel::result::Error),
+}
+
+/// Creates another key for merchant `merchant_id`, in one transaction with the check that the
+/// merchant exists.
+///
+/// # Errors
+/// [`AdminError::UnknownMerchant`], database errors.
+pub async fn create_key(
+    conn: &mut AsyncPgConnection,
+    merchant_id: Uuid,
+) -> Result<CreatedKey, AdminError> {
+    let key = auth::generate_key();
+    let key_id = Uuid::now_v7();
+    conn.transaction(async move |conn| {
+        if !payment_db::models::merchant::exists(conn, merchant_id).await? {
+            return Err(AdminError::UnknownMerchant(merchant_id));
+        }
+        NewApiKey {
+            id: key_id,
+            merchant_id,
+            key_hash: &key.hash,
+            key_prefix: &key.prefix,
+        }
+        .insert(conn)
+        .await?;
+        Ok(CreatedKey {
+            key_id,
+            api_key: key.secret,
+        })
+    })
+    .await
+}
+
+/// One key as `list-keys` and `revoke-key` print it (never the key itself, only its prefix).
+pub fn key_json(key: &payment_db::models::ApiKey) -> serde_json::Value {
+    serde_json::json!({
+        "key_id": key.id,
+        "merchant_id": key.merchant_id,
+        "prefix": key.key_prefix,
+        "created_at": key.created_at,
+        "revoked_at": key.revoked_at,
+    })
+}
+
+/// The keys of merchant `merchant_id`, oldest first.
+///
+/// # Errors
+/// [`AdminError::UnknownMerchant`], database errors.
+pub async fn list_keys(
+    conn: &mut AsyncPgConnection,
+    merchant_id: Uuid,
+) -> Result<Vec<payment_db::models::ApiKey>, AdminError> {
+    conn.transaction(async move |conn| {
+        if !payment_db::models::merchant::exists(conn, merchant_id).await? {
+            return Err(AdminError::UnknownMerchant(merchant_id));
+        }
+        Ok(payment_db::models::api_key::list_for_merchant(conn, merchant_id).await?)
+    })
+    .await
+}
+
+/// Revokes key `key_id` (again: a no-op that keeps the first revocation time).
+///
+/// # Errors
+/// [`AdminError::UnknownKey`], database errors.
+pub async fn revoke_key(
+    conn: &mut AsyncPgConnection,
+    key_id: Uuid,
+) -> Result<payment_db::models::ApiKey, AdminError> {
+    conn.transaction(async move |conn| {
+        payment_db::models::api_key::revoke(conn, key_id)
+            .await?
+            .ok_or(AdminError::UnknownKey(key_id))
+    })
+    .await
+}
+
+/// Every merchant with its count of active keys, as JSON lines: `merchant_id`, `name`,
+/// `created_at`, `active_keys`.
+///
+/// # Errors
+/// Database errors.
+pub async fn list_merchants(
+    conn: &mut AsyncPgConnection,
+) -> Result<Vec<serde_json::Value>, AdminError> {
+    let merchants = conn
+        .transaction(async |conn| payment_db::models::merchant::list(conn).await)
+        .await?;
+    Ok(merchants
+        .iter()
+        .map(|summary| {
+            serde_json::json!({
+                "merchant_id": summary.merchant.id,
+                "name": summary.merchant.name,
+                "created_at": summary.merchant.created_at,
+                "active_keys": summary.active_keys,
+            })
+        })
+        .collect())
 }

@@ -47,6 +47,42 @@ pub enum AdminCommand {
         #[arg(long, value_parser = merchant_name)]
         name: String,
     },
+    /// Create another API key for a merchant (to rotate: hand it over, then revoke the old
+    /// one); prints `key_id=` and `api_key=` lines. The key is shown this once.
+    CreateKey {
+        /// Database.
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The merchant.
+        #[arg(long)]
+        merchant_id: uuid::Uuid,
+    },
+    /// List a merchant's keys as JSON lines: `key_id`, `merchant_id`, `prefix`, `created_at`,
+    /// `revoked_at` (never the key).
+    ListKeys {
+        /// Database.
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The merchant.
+        #[arg(long)]
+        merchant_id: uuid::Uuid,
+    },
+    /// Revoke a key: refused (401) within `AUTH_CACHE_TTL_MS` (5 s) on every running instance.
+    /// Prints the key's JSON line.
+    RevokeKey {
+        /// Database.
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The key (`key_id` of `list-keys` or `create-key`).
+        #[arg(long)]
+        key_id: uuid::Uuid,
+    },
+    /// List the merchants as JSON lines: `merchant_id`, `name`, `created_at`, `active_keys`.
+    ListMerchants {
+        /// Database.
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 /// Longest merchant display name in characters (the `merchants.name` check constraint).

@@ -42,6 +42,7 @@ async fn main() -> ExitCode {
         Command::Admin(AdminCommand::CreateMerchant { database, name }) => {
             create_merchant(&database, &name).await
         }
+        Command::Admin(command) => admin(command).await,
         Command::Openapi => print_openapi(),
         Command::Ops => ops().await,
     };
@@ -102,6 +103,72 @@ async fn create_merchant(database: &DatabaseArgs, name: &str) -> Result<(), Fail
     let mut out = std::io::stdout().lock();
     writeln!(out, "merchant_id={}", created.merchant_id)
         .and_then(|()| writeln!(out, "api_key={}", created.api_key.expose_secret()))
+        .map_err(|error| (1, format!("cannot print: {error}")))
+}
+
+/// Connects an admin command (exit 2 for unusable TLS settings, 1 when unreachable).
+async fn admin_connection(
+    database: &DatabaseArgs,
+) -> Result<diesel_async::AsyncPgConnection, Failure> {
+    let database_url = database_url(database).await?;
+    payment_db::pool::connect_url(&database_url, database.database_pool_mode)
+        .await
+        .map_err(|error| {
+            (
+                connect_exit_code(&error),
+                format!("cannot connect to DATABASE_URL: {error}"),
+            )
+        })
+}
+
+/// The key management commands; each prints its answer on stdout.
+async fn admin(command: AdminCommand) -> Result<(), Failure> {
+    use payment_api::admin;
+    let failed = |error: admin::AdminError| (1, error.to_string());
+    let mut out = String::new();
+    match command {
+        AdminCommand::CreateMerchant { .. } => {}
+        AdminCommand::CreateKey {
+            database,
+            merchant_id,
+        } => {
+            let mut conn = admin_connection(&database).await?;
+            let created = admin::create_key(&mut conn, merchant_id)
+                .await
+                .map_err(failed)?;
+            out = format!(
+                "key_id={}\napi_key={}\n",
+                created.key_id,
+                created.api_key.expose_secret()
+            );
+        }
+        AdminCommand::ListKeys {
+            database,
+            merchant_id,
+        } => {
+            let mut conn = admin_connection(&database).await?;
+            for key in admin::list_keys(&mut conn, merchant_id)
+                .await
+                .map_err(failed)?
+            {
+                out.push_str(&format!("{}\n", admin::key_json(&key)));
+            }
+        }
+        AdminCommand::RevokeKey { database, key_id } => {
+            let mut conn = admin_connection(&database).await?;
+            let key = admin::revoke_key(&mut conn, key_id).await.map_err(failed)?;
+            out = format!("{}\n", admin::key_json(&key));
+        }
+        AdminCommand::ListMerchants { database } => {
+            let mut conn = admin_connection(&database).await?;
+            for merchant in admin::list_merchants(&mut conn).await.map_err(failed)? {
+                out.push_str(&format!("{merchant}\n"));
+            }
+        }
+    }
+    std::io::stdout()
+        .lock()
+        .write_all(out.as_bytes())
         .map_err(|error| (1, format!("cannot print: {error}")))
 }
 

@@ -14,6 +14,7 @@ mod auth;
 mod database;
 mod errors;
 mod idempotency;
+mod keys;
 mod lifecycle;
 mod limits;
 mod migrations;

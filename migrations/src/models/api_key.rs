@@ -69,3 +69,41 @@ pub async fn find_active_merchant(
         .await
         .optional()
 }
+
+/// The keys of `merchant_id`, oldest first (revoked ones too).
+///
+/// # Errors
+/// Database errors.
+pub async fn list_for_merchant(
+    conn: &mut AsyncPgConnection,
+    merchant_id: Uuid,
+) -> QueryResult<Vec<ApiKey>> {
+    api_keys::table
+        .filter(api_keys::merchant_id.eq(merchant_id))
+        .order((api_keys::created_at, api_keys::id))
+        .select(ApiKey::as_select())
+        .load(conn)
+        .await
+}
+
+/// Revokes key `key_id` now (a key already revoked keeps its first `revoked_at`) and returns
+/// the row; `None` when there is no such key. Two statements: run it in a transaction.
+///
+/// # Errors
+/// Database errors.
+pub async fn revoke(conn: &mut AsyncPgConnection, key_id: Uuid) -> QueryResult<Option<ApiKey>> {
+    diesel::update(
+        api_keys::table
+            .find(key_id)
+            .filter(api_keys::revoked_at.is_null()),
+    )
+    .set(api_keys::revoked_at.eq(diesel::dsl::now))
+    .execute(conn)
+    .await?;
+    api_keys::table
+        .find(key_id)
+        .select(ApiKey::as_select())
+        .first(conn)
+        .await
+        .optional()
+}

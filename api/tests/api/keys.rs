@@ -1,0 +1,122 @@
+//! Key management: `admin create-key`, `list-keys`, `revoke-key`, `list-merchants`. Several
+//! keys of a merchant work at once (rotation without downtime); a revoked key is refused
+//! within the auth cache TTL (5 s); listings never show a key.
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use crate::harness::*;
+
+fn admin(app: &TestApp, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_payment-api"))
+        .arg("admin")
+        .args(args)
+        .env("DATABASE_URL", &app.database_url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+fn lines(output: &Output) -> Vec<serde_json::Value> {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+async fn status_with(app: &TestApp, key: &str, id: &str) -> u16 {
+    app.http
+        .get(app.url(&format!("/v1/payments/{id}")))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_rotate_without_downtime_and_a_revoked_key_is_refused_within_the_ttl() {
+    let app = TestApp::spawn().await;
+    let merchant = app.merchant_id.to_string();
+    let id = app.authorize(500, "USD").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let created = admin(&app, &["create-key", "--merchant-id", &merchant]);
+    assert!(created.status.success());
+    let stdout = String::from_utf8_lossy(&created.stdout).into_owned();
+    let field = |name: &str| {
+        stdout
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .unwrap()
+            .to_owned()
+    };
+    let (new_id, new_key) = (field("key_id="), field("api_key="));
+    assert!(new_key.starts_with("sk_"));
+    // Both keys work at once.
+    assert_eq!(status_with(&app, &app.api_key, &id).await, 200);
+    assert_eq!(status_with(&app, &new_key, &id).await, 200);
+
+    let keys = lines(&admin(&app, &["list-keys", "--merchant-id", &merchant]));
+    assert_eq!(keys.len(), 2);
+    let listed = serde_json::to_string(&keys).unwrap();
+    assert!(!listed.contains(&app.api_key[3..]) && !listed.contains(&new_key[3..]));
+    assert!(keys.iter().all(
+        |key| key["revoked_at"].is_null() && key["prefix"].as_str().unwrap().starts_with("sk_")
+    ));
+    let old_id = keys
+        .iter()
+        .find(|key| key["key_id"] != new_id.as_str())
+        .unwrap()["key_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let revoked = lines(&admin(&app, &["revoke-key", "--key-id", &old_id]));
+    assert!(revoked[0]["revoked_at"].is_string());
+    let started = Instant::now();
+    while status_with(&app, &app.api_key, &id).await != 401 {
+        assert!(
+            started.elapsed() < Duration::from_secs(6),
+            "a revoked key still passes after the 5 s cache TTL"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(status_with(&app, &new_key, &id).await, 200);
+    // Revoking again keeps the first revocation time.
+    let again = lines(&admin(&app, &["revoke-key", "--key-id", &old_id]));
+    assert_eq!(again[0]["revoked_at"], revoked[0]["revoked_at"]);
+
+    let merchants = lines(&admin(&app, &["list-merchants"]));
+    let mine = merchants
+        .iter()
+        .find(|m| m["merchant_id"] == merchant.as_str())
+        .unwrap();
+    assert_eq!(mine["active_keys"], 1);
+
+    // Unknown ids: exit 1 with a message naming them, nothing written.
+    let unknown = uuid::Uuid::now_v7().to_string();
+    for args in [
+        &["create-key", "--merchant-id", unknown.as_str()][..],
+        &["list-keys", "--merchant-id", &unknown],
+        &["revoke-key", "--key-id", &unknown],
+    ] {
+        let output = admin(&app, args);
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains(&unknown),
+            "{args:?}"
+        );
+    }
+    let output = admin(&app, &["create-key", "--merchant-id", "not-a-uuid"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(app.count("api_keys").await, 2);
+}
