@@ -3,7 +3,6 @@
 //! fields, the admin CLI's argument checks, and an OpenAPI document that lists those answers.
 
 use std::io::Write as _;
-use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
@@ -56,30 +55,10 @@ async fn every_answer_carries_a_request_id_honouring_a_safe_incoming_one() {
     assert_eq!(status.metadata().get("request-id").unwrap(), "grpc-call-1");
 }
 
-/// A `MakeWriter` collecting log output in memory.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn one_access_log_line_per_request_at_info_without_secrets() {
     // nextest runs each test in its own process, so the global subscriber is this test's.
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter("info")
-        .with_writer(move || writer.clone())
-        .init();
+    let captured = Captured::install("info");
     let app = TestApp::spawn().await;
     let created = app
         .post(

@@ -352,3 +352,37 @@ pub async fn problem(response: reqwest::Response) -> Value {
 }
 
 pub use payment_db::testing::{server_certificate, verify_full_url};
+
+/// A `MakeWriter` collecting log output in memory (install it as the global subscriber: nextest
+/// runs each test in its own process).
+#[derive(Clone, Default)]
+pub struct Captured(pub std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    /// Installs a JSON log subscriber with `filter` writing here, as the process's global one.
+    pub fn install(filter: &str) -> Self {
+        let captured = Self::default();
+        let writer = captured.clone();
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(move || writer.clone())
+            .init();
+        captured
+    }
+
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}

@@ -19,6 +19,7 @@ mod lifecycle;
 mod limits;
 mod migrations;
 mod money;
+mod pan;
 mod parity;
 mod resilience;
 mod rest_bodies;

@@ -21,7 +21,7 @@ struct WebAnswer {
     message: Option<Vec<u8>>,
 }
 
-fn frame(message: &impl Message) -> Vec<u8> {
+pub fn frame(message: &impl Message) -> Vec<u8> {
     let body = message.encode_to_vec();
     let mut framed = vec![0_u8];
     framed.extend_from_slice(&u32::try_from(body.len()).unwrap().to_be_bytes());
