@@ -14,7 +14,7 @@ use tonic_health::server::HealthReporter;
 
 use crate::error::ApiError;
 use crate::grpc::GrpcApi;
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// Whether the database answers and has every migration applied.
 pub async fn database_ready(db: &Database) -> bool {

@@ -20,6 +20,7 @@ pub mod peer;
 pub mod rest;
 pub mod server;
 pub mod service;
+pub mod state;
 pub mod trace;
 
 pub use error::ApiError;

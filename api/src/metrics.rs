@@ -14,7 +14,7 @@ use prometheus::{
 };
 
 use crate::error::ApiError;
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// The metrics of one server; cheap to clone.
 #[derive(Clone, Debug)]

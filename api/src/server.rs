@@ -28,6 +28,7 @@ use crate::grpc::status::CodecErrorLayer;
 use crate::metrics::Metrics;
 use crate::openapi::ApiDoc;
 use crate::service::{PaymentService, RateLimit};
+use crate::state::AppState;
 use crate::{access, health, metrics, rest};
 
 /// Settings of the server that are not the database's.
@@ -59,17 +60,6 @@ impl ServerConfig {
             trusted_proxies: crate::peer::TrustedProxies::default(),
         }
     }
-}
-
-/// Shared state of every handler.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    /// Payment operations.
-    pub service: PaymentService,
-    /// Largest request in bytes, the same on every surface.
-    pub body_limit: usize,
-    /// Prometheus metrics.
-    pub metrics: Metrics,
 }
 
 /// Request headers a browser may send (gRPC-web, Connect and our own).

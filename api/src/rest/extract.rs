@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use crate::domain::idempotency;
 use crate::error::ApiError;
-use crate::server::AppState;
 use crate::service::WriteContext;
+use crate::state::AppState;
 use crate::trace;
 
 /// Longest field path put in an error, in characters.

@@ -17,8 +17,8 @@ use crate::domain::idempotency;
 use crate::domain::payment::{AmountRequest, AuthorizeRequest, Payment, VoidRequest};
 use crate::error::ApiError;
 use crate::rest::problem::Problem;
-use crate::server::AppState;
 use crate::service::WriteOutcome;
+use crate::state::AppState;
 use extract::{ApiJson, Merchant, OptionalApiJson, PaymentIdPath, Write};
 
 /// Query of `GET /v1/payments`.
