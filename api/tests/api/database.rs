@@ -172,22 +172,10 @@ async fn a_read_only_database_is_503_for_writes_and_reads_go_on() {
     payment_db::testing::set_connections(&app.database, false).await;
     payment_db::testing::set_connections(&app.database, true).await;
     let before = app.footprint().await;
-    let mut refused = None;
-    for _ in 0..50 {
-        let answer = app
-            .post(
-                "/v1/payments",
-                &authorize_body(10, "USD", "pm_card_visa"),
-                None,
-            )
-            .await;
-        if answer.status() == 503 {
-            refused = Some(answer);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let refused = refused.expect("writes answered 503 while the database is read-only");
+    let refused = app
+        .authorize_until(|status| status == 503)
+        .await
+        .expect("writes answered 503 while the database is read-only");
     assert_eq!(refused.headers()["retry-after"], "1");
     assert_eq!(problem(refused).await["code"], "database_unavailable");
     let status = app
@@ -209,20 +197,9 @@ async fn a_read_only_database_is_503_for_writes_and_reads_go_on() {
         .unwrap();
     payment_db::testing::set_connections(&app.database, false).await;
     payment_db::testing::set_connections(&app.database, true).await;
-    let mut recovered = None;
-    for _ in 0..50 {
-        let answer = app
-            .post(
-                "/v1/payments",
-                &authorize_body(10, "USD", "pm_card_visa"),
-                None,
-            )
-            .await;
-        if answer.status() != 503 {
-            recovered = Some(answer.status());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    assert_eq!(recovered, Some(reqwest::StatusCode::CREATED));
+    let recovered = app.authorize_until(|status| status != 503).await;
+    assert_eq!(
+        recovered.map(|answer| answer.status()),
+        Some(reqwest::StatusCode::CREATED)
+    );
 }

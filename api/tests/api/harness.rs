@@ -147,6 +147,25 @@ impl TestApp {
         format!("{}{path}", self.base_url)
     }
 
+    /// Sends `authorize_body(10, "USD", "pm_card_visa")` every 200 ms, at most 50 times, as a
+    /// client retrying through an outage would, until `done(status)`; that answer, or `None`.
+    pub async fn authorize_until(&self, done: impl Fn(u16) -> bool) -> Option<reqwest::Response> {
+        for _ in 0..50 {
+            let answer = self
+                .post(
+                    "/v1/payments",
+                    &authorize_body(10, "USD", "pm_card_visa"),
+                    None,
+                )
+                .await;
+            if done(answer.status().as_u16()) {
+                return Some(answer);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        None
+    }
+
     /// `POST path` with JSON `body`, the merchant's key and an optional idempotency key.
     pub async fn post(&self, path: &str, body: &Value, key: Option<&str>) -> reqwest::Response {
         self.post_as(&self.api_key, path, body, key).await

@@ -139,22 +139,11 @@ async fn database_down_is_503_and_unavailable_then_recovers() {
     payment_db::testing::set_connections(&app.database, true).await;
     // A client that honours Retry-After gets through once the database is back (through a
     // pooler, after its login retry interval).
-    let mut recovered = None;
-    for _ in 0..50 {
-        let answer = app
-            .post(
-                "/v1/payments",
-                &authorize_body(10, "USD", "pm_card_visa"),
-                None,
-            )
-            .await;
-        if answer.status() != 503 {
-            recovered = Some(answer.status());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    assert_eq!(recovered, Some(reqwest::StatusCode::CREATED));
+    let recovered = app.authorize_until(|status| status != 503).await;
+    assert_eq!(
+        recovered.map(|answer| answer.status()),
+        Some(reqwest::StatusCode::CREATED)
+    );
     assert_eq!(app.get(&format!("/v1/payments/{id}")).await.status(), 200);
 }
 
