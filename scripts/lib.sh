@@ -195,6 +195,36 @@ ensure_moto() {
     export MOTO_SERVER="$venv/bin/moto_server"
 }
 
+# Prints the path of a Python 3.12 or newer: python3.x on PATH, then pyenv's versions.
+# (Under CPython 3.11, hypothesis fails inside schemathesis with "SystemError: AST constructor
+# recursion depth mismatch".)
+find_python_3_12() {
+    local py
+    for py in python3.14 python3.13 python3.12 python3 \
+        $(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.1[2-9]*/bin/python3 2>/dev/null | sort -rV); do
+        if "$py" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
+            command -v "$py"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# Exports SCHEMATHESIS: the `st` command of schemathesis 4.32.5 (PyPI), installed into a venv
+# in the cache on first use (about a minute).
+ensure_schemathesis() {
+    local venv="$PAYMENT_SERVICE_CACHE/schemathesis-4.32.5"
+    if [ ! -x "$venv/bin/st" ]; then
+        local python
+        python=$(find_python_3_12) || { log "schemathesis needs Python 3.12 or newer; none found"; return 1; }
+        log "installing schemathesis 4.32.5 into $venv with $python (once)"
+        rm -rf "$venv"
+        "$python" -m venv "$venv"
+        "$venv/bin/pip" install --quiet 'schemathesis==4.32.5'
+    fi
+    export SCHEMATHESIS="$venv/bin/st"
+}
+
 # Starts moto on a free port of 127.0.0.1; exports AWS_ENDPOINT_URL and MOTO_PID (stop it with
 # `kill "$MOTO_PID"`).
 start_moto() {

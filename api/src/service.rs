@@ -159,12 +159,22 @@ impl std::fmt::Debug for PaymentService {
     }
 }
 
-/// Parses a payment id.
+/// Parses the text form of a UUID as RFC 9562 §4 writes it and JSON Schema's `format: uuid`
+/// checks: 32 hex digits (either case) in groups of 8-4-4-4-12 joined by hyphens. The other
+/// forms `uuid` would read (no hyphens, braces, `urn:uuid:`) are refused, so the server accepts
+/// exactly what the API document allows.
+pub fn parse_uuid(raw: &str) -> Option<Uuid> {
+    (raw.len() == 36)
+        .then(|| Uuid::try_parse(raw).ok())
+        .flatten()
+}
+
+/// Parses a payment id ([`parse_uuid`]).
 ///
 /// # Errors
 /// [`ApiError::Malformed`] `payment_id_invalid` (HTTP 400, INVALID_ARGUMENT).
 pub fn parse_payment_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::try_parse(raw).map_err(|_| {
+    parse_uuid(raw).ok_or_else(|| {
         ApiError::malformed(
             "payment_id_invalid",
             "payment_id",
@@ -351,7 +361,7 @@ impl PaymentService {
         let before = if page_token.is_empty() {
             None
         } else {
-            Some(Uuid::try_parse(page_token).map_err(|_| {
+            Some(parse_uuid(page_token).ok_or_else(|| {
                 ApiError::malformed(
                     "page_token_invalid",
                     "page_token",
@@ -641,4 +651,29 @@ async fn record(
     );
     payment_db::outbox::insert_event(conn, &event, traceparent).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_read_in_the_hyphenated_form_only() {
+        let id = "0192f0c1-7a4e-7d2b-9c1e-2f3a4b5c6d7e";
+        assert_eq!(parse_uuid(id).unwrap().to_string(), id);
+        assert!(parse_uuid(&id.to_uppercase()).is_some());
+        for other in [
+            "0192f0c17a4e7d2b9c1e2f3a4b5c6d7e",
+            "{0192f0c1-7a4e-7d2b-9c1e-2f3a4b5c6d7e}",
+            "urn:uuid:0192f0c1-7a4e-7d2b-9c1e-2f3a4b5c6d7e",
+            "0192f0c1-7a4e-7d2b-9c1e-2f3a4b5c6d7",
+            "",
+        ] {
+            assert!(parse_uuid(other).is_none(), "{other}");
+            assert_eq!(
+                parse_payment_id(other).unwrap_err().code(),
+                "payment_id_invalid"
+            );
+        }
+    }
 }

@@ -9,7 +9,7 @@
 //! JPY 100,000,000,000; USD 10,000,000,000,000; KWD 100,000,000,000,000. With at most 3
 //! minor digits this never exceeds 10^14, far below 2^53 so JSON consumers read amounts exactly.
 
-use iso_currency::Currency as IsoCurrency;
+use iso_currency::{Currency as IsoCurrency, IntoEnumIterator};
 
 use crate::error::ApiError;
 
@@ -42,7 +42,7 @@ impl Currency {
                 "currency is not an ISO 4217 code",
             )
         })?;
-        if iso.is_fund() || iso.is_special() || iso.exponent().is_none() {
+        if !Self::accepts(iso) {
             return Err(ApiError::invalid(
                 "currency_not_supported",
                 field,
@@ -50,6 +50,21 @@ impl Currency {
             ));
         }
         Ok(Self(iso))
+    }
+
+    /// Every accepted currency (what [`Currency::parse`] accepts: the circulating codes with a
+    /// minor unit), sorted by alpha-3 code.
+    pub fn all() -> Vec<Self> {
+        let mut all: Vec<Self> = IsoCurrency::iter()
+            .filter(|iso| Self::accepts(*iso))
+            .map(Self)
+            .collect();
+        all.sort_by_key(|currency| currency.code());
+        all
+    }
+
+    fn accepts(iso: IsoCurrency) -> bool {
+        !iso.is_fund() && !iso.is_special() && iso.exponent().is_some()
     }
 
     /// The uppercase alpha-3 code.
@@ -142,6 +157,22 @@ mod tests {
                 expected,
                 "{code}"
             );
+        }
+    }
+
+    #[test]
+    fn the_accepted_list_is_what_parse_accepts() {
+        let all: Vec<_> = Currency::all().into_iter().map(Currency::code).collect();
+        assert!(all.is_sorted(), "{all:?}");
+        assert!(all.len() > 100, "{all:?}");
+        for code in ["USD", "EUR", "JPY", "KWD"] {
+            assert!(all.contains(&code), "{code}");
+        }
+        for code in ["XTS", "XAU", "CLF", "USN"] {
+            assert!(!all.contains(&code), "{code}");
+        }
+        for code in all {
+            assert_eq!(Currency::parse(code, "currency").unwrap().code(), code);
         }
     }
 

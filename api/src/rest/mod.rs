@@ -35,7 +35,8 @@ impl ListQuery {
     ///
     /// # Errors
     /// 400 `query_invalid` naming the parameter: an unknown or repeated parameter (an unknown
-    /// name is input: sent masked and bounded), or a `page_size` that is not an integer.
+    /// name is input: sent masked and bounded), or a `page_size` that is not an integer;
+    /// 400 `page_token_invalid` for an empty `page_token`.
     pub fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
         let mut query = Self::default();
         for (name, value) in url::form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
@@ -60,6 +61,15 @@ impl ListQuery {
                     }
                 }
                 "page_token" => {
+                    if value.is_empty() {
+                        // Absent means the first page; an empty token is a client bug (an
+                        // absent `next_page_token` sent back) that would restart the listing.
+                        return Err(ApiError::malformed(
+                            "page_token_invalid",
+                            "page_token",
+                            "page_token must come from next_page_token; leave it out for the first page",
+                        ));
+                    }
                     if query.page_token.replace(value.into_owned()).is_some() {
                         return Err(repeated());
                     }
@@ -275,7 +285,7 @@ pub async fn authorize(
     tag = "payments",
     summary = "Capture an authorized payment (once, full or partial)",
     request_body(content = Option<AmountRequest>, content_type = "application/json"),
-    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; scoped per merchant and operation. A replay returns the original answer with `Idempotent-Replayed: true`.", example = "order-1234-attempt-1"), ("id" = String, Path, description = "Payment id (UUID)")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; scoped per merchant and operation. A replay returns the original answer with `Idempotent-Replayed: true`.", example = "order-1234-attempt-1"), ("id" = uuid::Uuid, Path, description = "Payment id: a UUID in its hyphenated form (RFC 9562), e.g. `0192f0c1-7a4e-7d2b-9c1e-2f3a4b5c6d7e`")),
     responses(
         (status = 200, description = "The payment", body = Payment, headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same key"))),
         WriteErrors,
@@ -299,7 +309,7 @@ pub async fn capture(
     tag = "payments",
     summary = "Void an authorized payment before capture",
     request_body(content = Option<VoidRequest>, content_type = "application/json"),
-    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; scoped per merchant and operation. A replay returns the original answer with `Idempotent-Replayed: true`.", example = "order-1234-attempt-1"), ("id" = String, Path, description = "Payment id (UUID)")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; scoped per merchant and operation. A replay returns the original answer with `Idempotent-Replayed: true`.", example = "order-1234-attempt-1"), ("id" = uuid::Uuid, Path, description = "Payment id: a UUID in its hyphenated form (RFC 9562), e.g. `0192f0c1-7a4e-7d2b-9c1e-2f3a4b5c6d7e`")),
     responses(
         (status = 200, description = "The payment", body = Payment, headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same key"))),
         WriteErrors,
@@ -324,7 +334,7 @@ pub async fn void(
     tag = "payments",
     summary = "Refund part or all of the captured amount",
     request_body(content = Option<AmountRequest>, content_type = "application/json"),
-    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; scoped per merchant and operation. A replay returns the original answer with `Idempotent-Replayed: true`.", example = "order-1234-attempt-1"), ("id" = String, Path, description = "Payment id (UUID)")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; scoped per merchant and operation. A replay returns the original answer with `Idempotent-Replayed: true`.", example = "order-1234-attempt-1"), ("id" = uuid::Uuid, Path, description = "Payment id: a UUID in its hyphenated form (RFC 9562), e.g. `0192f0c1-7a4e-7d2b-9c1e-2f3a4b5c6d7e`")),
     responses(
         (status = 201, description = "The payment", body = Payment, headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same key"), ("Location" = String, description = "`/v1/payments/{id}` of the payment the refund belongs to"))),
         WriteErrors,
@@ -347,7 +357,7 @@ pub async fn refund(
     path = "/v1/payments/{id}",
     tag = "payments",
     summary = "Get a payment",
-    params(("id" = String, Path, description = "Payment id (UUID)")),
+    params(("id" = uuid::Uuid, Path, description = "Payment id: a UUID in its hyphenated form (RFC 9562), e.g. `0192f0c1-7a4e-7d2b-9c1e-2f3a4b5c6d7e`")),
     responses(
         (status = 200, description = "The payment", body = Payment),
         ReadErrors,
@@ -369,8 +379,8 @@ pub async fn get_payment(
     tag = "payments",
     summary = "List payments, newest first",
     params(
-        ("page_size" = Option<i64>, Query, description = "Page size: default 20, capped at 100"),
-        ("page_token" = Option<String>, Query, description = "`next_page_token` of the previous page. Any other query parameter is refused (400 `query_invalid`, naming it).")
+        ("page_size" = Option<i64>, Query, description = "Page size: 0 or absent means 20; above 100 is served as 100"),
+        ("page_token" = Option<uuid::Uuid>, Query, description = "`next_page_token` of the previous page. Any other query parameter is refused (400 `query_invalid`, naming it).")
     ),
     responses(
         (status = 200, description = "A page of payments", body = PaymentList),
@@ -435,5 +445,10 @@ mod tests {
                 "{raw}"
             );
         }
+        let empty = ListQuery::parse(Some("page_token=")).unwrap_err();
+        assert_eq!(
+            (empty.http_status().as_u16(), empty.code(), empty.field()),
+            (400, "page_token_invalid", Some("page_token"))
+        );
     }
 }

@@ -2,8 +2,12 @@
 //! types. It is served at `/openapi.json`, printed by `payment-api openapi`, and committed as
 //! `openapi/openapi.json` (a test fails when the two differ).
 
+pub mod rules;
+
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
+
+use rules::InputRules;
 
 use crate::domain::acquirer::DeclineReason;
 use crate::domain::lifecycle::PaymentStatus;
@@ -46,7 +50,7 @@ impl Modify for BearerAuth {
         crate::rest::refund,
     ),
     components(schemas(Payment, PaymentStatus, DeclineReason, AuthorizeRequest, AmountRequest, VoidRequest, PaymentList, Problem)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &InputRules),
     tags((name = "payments", description = "Authorize, capture, void, refund and read payments"))
 )]
 pub struct ApiDoc;
