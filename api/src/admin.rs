@@ -112,6 +112,7 @@ pub fn key_json(key: &payment_db::models::ApiKey) -> serde_json::Value {
         "merchant_id": key.merchant_id,
         "prefix": key.key_prefix,
         "created_at": key.created_at,
+        "last_used_at": key.last_used_at,
         "revoked_at": key.revoked_at,
     })
 }

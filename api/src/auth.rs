@@ -180,10 +180,27 @@ impl Authenticator {
             })
             .await?;
         if let Some(cache) = &self.cache {
-            cache.insert(hash, found);
+            cache.insert(hash.clone(), found);
+        }
+        if found.is_some() {
+            record_use(db.clone(), hash);
         }
         found.ok_or(ApiError::Unauthenticated)
     }
+}
+
+/// Sets the key's `last_used_at` in the background: once per cache miss, so at most once per
+/// cache TTL per instance, and never in the request's way (during a failover the database is
+/// read-only and the write fails; the request is served all the same).
+fn record_use(db: Database, hash: Vec<u8>) {
+    tokio::spawn(async move {
+        let written = db
+            .transaction::<_, ApiError, _>(async |conn| Ok(api_key::record_use(conn, &hash).await?))
+            .await;
+        if let Err(error) = written {
+            tracing::debug!(error.code = error.code(), "last_used_at not recorded");
+        }
+    });
 }
 
 #[cfg(test)]

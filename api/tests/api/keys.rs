@@ -1,6 +1,6 @@
-//! Key management: `admin create-key`, `list-keys`, `revoke-key`, `list-merchants`. Several
-//! keys of a merchant work at once (rotation without downtime); a revoked key is refused
-//! within the auth cache TTL (5 s); listings never show a key.
+//! Key management: `admin create-key`, `list-keys` (with `last_used_at`), `revoke-key`,
+//! `list-merchants`. Several keys of a merchant work at once (rotation without downtime); a
+//! revoked key is refused within the auth cache TTL (5 s); listings never show a key.
 
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -61,9 +61,33 @@ async fn keys_rotate_without_downtime_and_a_revoked_key_is_refused_within_the_tt
     };
     let (new_id, new_key) = (field("key_id="), field("api_key="));
     assert!(new_key.starts_with("sk_"));
+    let last_used = |keys: &[serde_json::Value], key_id: &str| {
+        keys.iter().find(|key| key["key_id"] == key_id).unwrap()["last_used_at"].clone()
+    };
+    let before = lines(&admin(&app, &["list-keys", "--merchant-id", &merchant]));
+    assert!(
+        last_used(&before, &new_id).is_null(),
+        "never used: {before:?}"
+    );
     // Both keys work at once.
     assert_eq!(status_with(&app, &app.api_key, &id).await, 200);
     assert_eq!(status_with(&app, &new_key, &id).await, 200);
+    // Each lookup records `last_used_at` in the background.
+    let started = Instant::now();
+    loop {
+        let keys = lines(&admin(&app, &["list-keys", "--merchant-id", &merchant]));
+        if keys.iter().all(|key| key["last_used_at"].is_string()) {
+            for key in &keys {
+                assert!(
+                    key["last_used_at"].as_str() >= key["created_at"].as_str(),
+                    "{key}"
+                );
+            }
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "{keys:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     let keys = lines(&admin(&app, &["list-keys", "--merchant-id", &merchant]));
     assert_eq!(keys.len(), 2);

@@ -23,6 +23,8 @@ pub struct ApiKey {
     pub created_at: DateTime<Utc>,
     /// When set, the key no longer authenticates.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Last database lookup of the key for a request (see [`record_use`]); `None`: never used.
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 /// An API key to insert.
@@ -68,6 +70,28 @@ pub async fn find_active_merchant(
         .first(conn)
         .await
         .optional()
+}
+
+/// Records that the key with this hash authenticated a request now: sets `last_used_at`,
+/// unless it was set less than a second ago (so a burst of lookups from many instances
+/// writes the row once). Returns the rows changed (0 or 1).
+///
+/// # Errors
+/// Database errors (e.g. a read-only server during a failover).
+pub async fn record_use(conn: &mut AsyncPgConnection, key_hash: &[u8]) -> QueryResult<usize> {
+    let recently = Utc::now() - chrono::TimeDelta::seconds(1);
+    diesel::update(
+        api_keys::table
+            .filter(api_keys::key_hash.eq(key_hash))
+            .filter(
+                api_keys::last_used_at
+                    .is_null()
+                    .or(api_keys::last_used_at.lt(recently)),
+            ),
+    )
+    .set(api_keys::last_used_at.eq(diesel::dsl::now))
+    .execute(conn)
+    .await
 }
 
 /// The keys of `merchant_id`, oldest first (revoked ones too).
