@@ -112,6 +112,22 @@ stop_started_services() {
     fi
 }
 
+# Installs Debian packages (as root, or through sudo), updating the package lists only when the
+# first try fails.
+apt_install() {
+    local sudo=(); [ "$(id -u)" = 0 ] || sudo=(sudo -n)
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null \
+        || { "${sudo[@]}" apt-get update -qq && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null; }
+}
+
+# Makes sure `redis-server` exists (the rate-limit tests start their own on a free port),
+# installing Debian's package when it is missing.
+ensure_redis_server() {
+    command -v redis-server >/dev/null && return 0
+    log "installing Debian's redis-server"
+    apt_install redis-server
+}
+
 # Exports CARGO_MACHETE (finds dependencies no code uses), installing it into the cache from
 # crates.io when missing (about a minute, once).
 ensure_machete() {
@@ -128,9 +144,7 @@ ensure_pgbouncer() {
     PGBOUNCER=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
     [ -x "$PGBOUNCER" ] && return 0
     log "installing pgbouncer from Debian (once)"
-    local sudo=(); [ "$(id -u)" = 0 ] || sudo=(sudo -n)
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null \
-        || { "${sudo[@]}" apt-get update -qq && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null; }
+    apt_install pgbouncer
     PGBOUNCER=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
 }
 

@@ -206,6 +206,25 @@ pub struct ServeArgs {
     /// Requests per merchant allowed at once above the sustained rate (burst).
     #[arg(long, env = "RATE_LIMIT_BURST", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
     pub rate_limit_burst: u32,
+    /// Redis holding the per-merchant budgets, shared by every instance: `redis://host:6379` or
+    /// `rediss://` (TLS), with `:token@` or `user:password@` for AUTH. Unset: each instance
+    /// keeps its own budgets in memory (N instances admit N times the limit).
+    #[arg(long, env = "REDIS_URL", hide_env_values = true, value_parser = secret)]
+    pub redis_url: Option<secrecy::SecretString>,
+    /// Longest wait for one rate-limit decision from Redis, in ms; then `RATE_LIMIT_FAIL_MODE`.
+    #[arg(long, env = "RATE_LIMIT_REDIS_TIMEOUT_MS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub rate_limit_redis_timeout_ms: u64,
+    /// When Redis does not answer in time: `open` admits the request (a warning, counted in
+    /// `rate_limiter_errors_total`), `closed` refuses it with 503 `rate_limiter_unavailable`.
+    #[arg(long, env = "RATE_LIMIT_FAIL_MODE", value_enum, default_value_t = crate::rate_limit::FailMode::Open)]
+    pub rate_limit_fail_mode: crate::rate_limit::FailMode,
+    /// Prefix of the limiter's Redis keys (one key per merchant: prefix + merchant id).
+    #[arg(
+        long,
+        env = "RATE_LIMIT_REDIS_PREFIX",
+        default_value = "payment-service:rate:"
+    )]
+    pub rate_limit_redis_prefix: String,
     /// How long an API-key lookup (found or not) is reused, in ms; also the longest a revoked
     /// key may still pass on a running instance. 0 disables the cache.
     #[arg(long, env = "AUTH_CACHE_TTL_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(0..=60_000))]
@@ -224,6 +243,10 @@ pub struct ServeArgs {
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+}
+
+fn secret(raw: &str) -> Result<secrecy::SecretString, String> {
+    Ok(secrecy::SecretString::from(raw))
 }
 
 /// Parses one CORS origin: `scheme://host[:port]` with scheme http or https and no path.

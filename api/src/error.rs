@@ -89,6 +89,10 @@ pub enum ApiError {
     /// Too many requests. gRPC RESOURCE_EXHAUSTED, HTTP 429.
     #[error("too many requests; retry later")]
     RateLimited,
+    /// The shared rate limiter (Redis) did not answer in time and is set to fail closed.
+    /// Nothing was written; retry later. gRPC UNAVAILABLE, HTTP 503.
+    #[error("the rate limiter is temporarily unavailable; retry later")]
+    RateLimiterUnavailable,
     /// The database cannot be reached, is going away or read-only (a failover), or did not
     /// answer within `statement_timeout`. gRPC UNAVAILABLE, HTTP 503.
     #[error("the service is temporarily unavailable; retry later")]
@@ -145,6 +149,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::RateLimited => "rate_limited",
+            Self::RateLimiterUnavailable => "rate_limiter_unavailable",
             Self::Busy(_) => "busy",
             Self::DatabaseUnavailable => "database_unavailable",
             Self::Internal(_) => "internal",
@@ -167,6 +172,7 @@ impl ApiError {
             | Self::PayloadTooLarge { .. }
             | Self::MethodNotAllowed
             | Self::RateLimited
+            | Self::RateLimiterUnavailable
             | Self::Busy(_)
             | Self::DatabaseUnavailable
             | Self::Internal(_) => None,
@@ -189,7 +195,9 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            Self::DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::DatabaseUnavailable | Self::RateLimiterUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -206,7 +214,7 @@ impl ApiError {
             Self::IdempotencyKeyInFlight | Self::Busy(_) => Code::Aborted,
             Self::PayloadTooLarge { .. } | Self::RateLimited => Code::ResourceExhausted,
             Self::MethodNotAllowed => Code::Unimplemented,
-            Self::DatabaseUnavailable => Code::Unavailable,
+            Self::DatabaseUnavailable | Self::RateLimiterUnavailable => Code::Unavailable,
             Self::Internal(_) => Code::Internal,
         }
     }
@@ -219,7 +227,8 @@ impl ApiError {
             Self::RateLimited
             | Self::IdempotencyKeyInFlight
             | Self::Busy(_)
-            | Self::DatabaseUnavailable => Some(RETRY_AFTER),
+            | Self::DatabaseUnavailable
+            | Self::RateLimiterUnavailable => Some(RETRY_AFTER),
             Self::Malformed { .. }
             | Self::UnsupportedMediaType
             | Self::InvalidField { .. }
@@ -321,6 +330,7 @@ mod tests {
             ApiError::MethodNotAllowed,
             ApiError::Busy(BusyCause::LockTimeout),
             ApiError::RateLimited,
+            ApiError::RateLimiterUnavailable,
             ApiError::DatabaseUnavailable,
             ApiError::internal("boom"),
         ]
@@ -347,6 +357,7 @@ mod tests {
                 (Code::Unimplemented, 405),
                 (Code::Aborted, 409),
                 (Code::ResourceExhausted, 429),
+                (Code::Unavailable, 503),
                 (Code::Unavailable, 503),
                 (Code::Internal, 500),
             ]

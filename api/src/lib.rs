@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod ops;
 pub mod peer;
+pub mod rate_limit;
 pub mod rest;
 pub mod server;
 pub mod service;

@@ -229,6 +229,15 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
         health_interval: Duration::from_millis(args.health_check_interval_ms),
         auth: args.auth_settings(),
         trusted_proxies: args.trusted_proxies.clone(),
+        redis: args
+            .redis_url
+            .clone()
+            .map(|url| payment_api::rate_limit::RedisSettings {
+                url,
+                key_prefix: args.rate_limit_redis_prefix.clone(),
+                timeout: Duration::from_millis(args.rate_limit_redis_timeout_ms),
+                fail_mode: args.rate_limit_fail_mode,
+            }),
         rate_limit: std::num::NonZeroU32::new(args.rate_limit_per_second).map(|per_second| {
             RateLimit {
                 per_second,

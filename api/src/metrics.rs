@@ -1,5 +1,6 @@
 //! Prometheus metrics at `/metrics` (text format 0.0.4): request count and latency per surface,
-//! route and status; database pool use; API-key lookups that reached the database; outbox
+//! route and status; database pool use; API-key lookups that reached the database; rate-limit
+//! decisions Redis could not take (`rate_limiter_errors_total`); outbox
 //! backlog and oldest pending age (read from the
 //! database at scrape time, so every API replica reports the same backlog).
 
@@ -25,6 +26,7 @@ pub struct Metrics {
     pool: IntGaugeVec,
     outbox: IntGaugeVec,
     key_lookups: prometheus::IntGauge,
+    limiter_errors: prometheus::IntCounter,
 }
 
 impl Metrics {
@@ -66,12 +68,17 @@ impl Metrics {
             "auth_key_database_lookups",
             "API-key lookups that reached the database since start (cache misses within the per-client limit)",
         )?;
+        let limiter_errors = prometheus::IntCounter::new(
+            "rate_limiter_errors_total",
+            "Rate-limit decisions Redis did not answer in time or answered with an error (then RATE_LIMIT_FAIL_MODE applied)",
+        )?;
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
             Box::new(pool.clone()),
             Box::new(outbox.clone()),
             Box::new(key_lookups.clone()),
+            Box::new(limiter_errors.clone()),
         ] {
             registry.register(collector)?;
         }
@@ -82,6 +89,7 @@ impl Metrics {
             pool,
             outbox,
             key_lookups,
+            limiter_errors,
         })
     }
 }
@@ -177,6 +185,14 @@ pub async fn scrape(State(state): State<AppState>) -> Response {
     metrics
         .key_lookups
         .set(i64::try_from(state.service.key_lookups()).unwrap_or(i64::MAX));
+    // The limiter counts; the counter follows it at each scrape (it only ever grows).
+    let limiter_errors = &state.metrics.limiter_errors;
+    limiter_errors.inc_by(
+        state
+            .service
+            .rate_limiter_errors()
+            .saturating_sub(limiter_errors.get()),
+    );
     let status = state.service.database().pool().status();
     let in_use = status.size.saturating_sub(status.available);
     for (label, value) in [

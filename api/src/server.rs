@@ -27,6 +27,7 @@ use crate::grpc::GrpcApi;
 use crate::grpc::status::CodecErrorLayer;
 use crate::metrics::Metrics;
 use crate::openapi::ApiDoc;
+use crate::rate_limit::MerchantLimiter;
 use crate::service::{PaymentService, RateLimit};
 use crate::state::AppState;
 use crate::{access, health, metrics, rest};
@@ -42,6 +43,9 @@ pub struct ServerConfig {
     pub health_interval: Duration,
     /// Per-merchant request limit; `None` for none.
     pub rate_limit: Option<RateLimit>,
+    /// Where the per-merchant budgets live: `None` in process (per instance), `Some` in Redis
+    /// (shared by every instance).
+    pub redis: Option<crate::rate_limit::RedisSettings>,
     /// API-key lookup cache and per-client lookup limit.
     pub auth: crate::auth::AuthSettings,
     /// Proxies whose `X-Forwarded-For` is believed (none by default).
@@ -56,6 +60,7 @@ impl ServerConfig {
             cors_allowed_origins: Vec::new(),
             health_interval: Duration::from_secs(1),
             rate_limit: None,
+            redis: None,
             auth: crate::auth::AuthSettings::default(),
             trusted_proxies: crate::peer::TrustedProxies::default(),
         }
@@ -141,12 +146,17 @@ pub fn router(
     db: Database,
     config: &ServerConfig,
 ) -> Result<Router, Box<dyn std::error::Error + Send + Sync>> {
+    let limiter = match (config.rate_limit, &config.redis) {
+        (None, _) => None,
+        (Some(limit), None) => Some(MerchantLimiter::local(limit)),
+        (Some(limit), Some(redis)) => Some(MerchantLimiter::redis(limit, redis.clone())?),
+    };
     let state = AppState {
         service: PaymentService::new(
             db.clone(),
             Arc::new(SimulatedAcquirer),
             config.auth,
-            config.rate_limit,
+            limiter,
         ),
         body_limit: config.body_limit,
         metrics: Metrics::new()?,

@@ -26,6 +26,7 @@ use crate::domain::lifecycle::{self, PaymentStatus};
 use crate::domain::money;
 use crate::domain::payment::{AuthorizeCommand, AuthorizeRequest, Payment};
 use crate::error::{ApiError, BusyCause};
+use crate::rate_limit::MerchantLimiter;
 
 /// How many times a write's transaction runs at most when the database reports a lost race.
 pub const WRITE_ATTEMPTS: u32 = 3;
@@ -141,8 +142,6 @@ pub struct RateLimit {
     pub burst: std::num::NonZeroU32,
 }
 
-type MerchantLimiter = governor::DefaultKeyedRateLimiter<Uuid>;
-
 /// Payment operations over a database (pool and transaction settings) and an acquirer.
 /// Cheap to clone.
 #[derive(Clone)]
@@ -150,7 +149,7 @@ pub struct PaymentService {
     db: Database,
     acquirer: Arc<dyn Acquirer>,
     authenticator: Arc<crate::auth::Authenticator>,
-    limiter: Option<Arc<MerchantLimiter>>,
+    limiter: Option<MerchantLimiter>,
 }
 
 impl std::fmt::Debug for PaymentService {
@@ -192,17 +191,13 @@ fn check_optional_amount(amount_minor: Option<i64>) -> Result<(), ApiError> {
 }
 
 impl PaymentService {
-    /// Creates the service; `rate_limit` applies per merchant to every call (`None`: no limit).
+    /// Creates the service; `limiter` applies per merchant to every call (`None`: no limit).
     pub fn new(
         db: Database,
         acquirer: Arc<dyn Acquirer>,
         auth: crate::auth::AuthSettings,
-        rate_limit: Option<RateLimit>,
+        limiter: Option<MerchantLimiter>,
     ) -> Self {
-        let limiter = rate_limit.map(|limit| {
-            let quota = governor::Quota::per_second(limit.per_second).allow_burst(limit.burst);
-            Arc::new(governor::RateLimiter::keyed(quota))
-        });
         Self {
             db,
             acquirer,
@@ -217,7 +212,8 @@ impl PaymentService {
     ///
     /// # Errors
     /// [`ApiError::Unauthenticated`], [`ApiError::RateLimited`] (HTTP 429, RESOURCE_EXHAUSTED:
-    /// the merchant's rate, or the client's lookup budget), [`ApiError::DatabaseUnavailable`].
+    /// the merchant's rate, or the client's lookup budget), [`ApiError::DatabaseUnavailable`],
+    /// [`ApiError::RateLimiterUnavailable`] (Redis down and the limiter set to fail closed).
     pub async fn authenticate(
         &self,
         header: Option<&[u8]>,
@@ -228,12 +224,15 @@ impl PaymentService {
             .authenticate(&self.db, header, client.0)
             .await?;
         crate::access::record_merchant(merchant);
-        if let Some(limiter) = &self.limiter
-            && limiter.check_key(&merchant).is_err()
-        {
-            return Err(ApiError::RateLimited);
+        if let Some(limiter) = &self.limiter {
+            limiter.check(merchant).await?;
         }
         Ok(merchant)
+    }
+
+    /// Rate-limit decisions the shared limiter (Redis) could not take in time since start.
+    pub fn rate_limiter_errors(&self) -> u64 {
+        self.limiter.as_ref().map_or(0, MerchantLimiter::errors)
     }
 
     /// Database lookups of API keys made so far (cache misses that passed the limit).

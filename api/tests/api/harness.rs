@@ -31,6 +31,8 @@ pub struct Options {
     pub body_limit: usize,
     pub database_timeout: Duration,
     pub rate_limit: Option<payment_api::service::RateLimit>,
+    /// Budgets in Redis instead of in process.
+    pub redis: Option<payment_api::rate_limit::RedisSettings>,
     /// Serve through connections over `sslmode=verify-full` (see [`verify_full_url`]), whatever
     /// `TEST_DATABASE_ROUTE` says.
     pub tls: bool,
@@ -47,6 +49,7 @@ impl Default for Options {
             body_limit: TEST_BODY_LIMIT,
             database_timeout: Duration::from_millis(1500),
             rate_limit: None,
+            redis: None,
             tls: false,
             transaction: payment_db::TransactionSettings {
                 statement_timeout: Some(Duration::from_secs(5)),
@@ -83,6 +86,37 @@ impl TestApp {
         let created = payment_api::admin::create_merchant(&mut conn, "Test merchant")
             .await
             .unwrap();
+        let api_key = created.api_key.expose_secret().to_owned();
+        Self::serve(
+            database,
+            database_url,
+            created.merchant_id,
+            api_key,
+            &options,
+        )
+        .await
+    }
+
+    /// Another API instance (its own server, pool and limiter) on this one's database, for the
+    /// same merchant and key.
+    pub async fn another_instance(&self, options: &Options) -> Self {
+        Self::serve(
+            self.database.clone(),
+            self.database_url.clone(),
+            self.merchant_id,
+            self.api_key.clone(),
+            options,
+        )
+        .await
+    }
+
+    async fn serve(
+        database: String,
+        database_url: String,
+        merchant_id: Uuid,
+        api_key: String,
+        options: &Options,
+    ) -> Self {
         let (pool_url, mode) = if options.tls {
             (
                 verify_full_url(&database_url).await,
@@ -106,6 +140,7 @@ impl TestApp {
             cors_allowed_origins: vec![ALLOWED_ORIGIN.parse().unwrap()],
             health_interval: Duration::from_millis(100),
             rate_limit: options.rate_limit,
+            redis: options.redis.clone(),
             auth: options.auth,
             trusted_proxies: payment_api::peer::TrustedProxies::default(),
         };
@@ -121,8 +156,8 @@ impl TestApp {
             database,
             database_url,
             base_url,
-            merchant_id: created.merchant_id,
-            api_key: created.api_key.expose_secret().to_owned(),
+            merchant_id,
+            api_key,
             http: reqwest::Client::new(),
             grpc: PaymentServiceClient::new(channel).max_decoding_message_size(usize::MAX),
         }
@@ -196,6 +231,18 @@ impl TestApp {
             .send()
             .await
             .unwrap()
+    }
+
+    /// The status of `GET /v1/payments/{id}` sent with `key`.
+    pub async fn get_status_as(&self, key: &str, id: &str) -> u16 {
+        self.http
+            .get(self.url(&format!("/v1/payments/{id}")))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
     }
 
     /// A gRPC request with the merchant's key and an optional idempotency key.

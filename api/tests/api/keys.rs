@@ -29,17 +29,6 @@ fn lines(output: &Output) -> Vec<serde_json::Value> {
         .collect()
 }
 
-async fn status_with(app: &TestApp, key: &str, id: &str) -> u16 {
-    app.http
-        .get(app.url(&format!("/v1/payments/{id}")))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn keys_rotate_without_downtime_and_a_revoked_key_is_refused_within_the_ttl() {
     let app = TestApp::spawn().await;
@@ -70,8 +59,8 @@ async fn keys_rotate_without_downtime_and_a_revoked_key_is_refused_within_the_tt
         "never used: {before:?}"
     );
     // Both keys work at once.
-    assert_eq!(status_with(&app, &app.api_key, &id).await, 200);
-    assert_eq!(status_with(&app, &new_key, &id).await, 200);
+    assert_eq!(app.get_status_as(&app.api_key, &id).await, 200);
+    assert_eq!(app.get_status_as(&new_key, &id).await, 200);
     // Each lookup records `last_used_at` in the background.
     let started = Instant::now();
     loop {
@@ -107,14 +96,14 @@ async fn keys_rotate_without_downtime_and_a_revoked_key_is_refused_within_the_tt
     let revoked = lines(&admin(&app, &["revoke-key", "--key-id", &old_id]));
     assert!(revoked[0]["revoked_at"].is_string());
     let started = Instant::now();
-    while status_with(&app, &app.api_key, &id).await != 401 {
+    while app.get_status_as(&app.api_key, &id).await != 401 {
         assert!(
             started.elapsed() < Duration::from_secs(6),
             "a revoked key still passes after the 5 s cache TTL"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert_eq!(status_with(&app, &new_key, &id).await, 200);
+    assert_eq!(app.get_status_as(&new_key, &id).await, 200);
     // Revoking again keeps the first revocation time.
     let again = lines(&admin(&app, &["revoke-key", "--key-id", &old_id]));
     assert_eq!(again[0]["revoked_at"], revoked[0]["revoked_at"]);

@@ -21,6 +21,7 @@ mod migrations;
 mod money;
 mod pan;
 mod parity;
+mod rate_limit;
 mod resilience;
 mod rest_bodies;
 mod routes;

@@ -1,0 +1,211 @@
+//! Per-merchant rate limits: the same decision for every call on every surface, taken once
+//! per request right after authentication ([`crate::service::PaymentService::authenticate`]).
+//!
+//! Both limiters implement GCRA (the generic cell rate algorithm, ITU-T I.371): a merchant's
+//! state is one number, the theoretical arrival time (TAT) of its next request; a request is
+//! admitted when `now ≥ TAT − (burst − 1) × interval`, and then moves the TAT one `interval`
+//! (`1 s / per_second`) on. It admits `burst` requests at once and `per_second` sustained, and
+//! (unlike a sliding-window log) needs O(1) memory per merchant and one read-modify-write.
+//!
+//! * [`MerchantLimiter::Local`] (no `REDIS_URL`): `governor`'s in-process GCRA. Per instance:
+//!   N instances admit N times the limit.
+//! * [`MerchantLimiter::Redis`] (`REDIS_URL` set): one budget per merchant shared by every
+//!   instance, decided by one Lua script run atomically by Redis ([`GCRA_SCRIPT`]) on Redis's
+//!   own clock (`TIME`), so instance clocks do not matter. Each decision waits at most
+//!   `timeout` (default 20 ms); when Redis is slow or down the request is admitted
+//!   ([`FailMode::Open`], the default: a warning and `rate_limiter_errors_total`) or refused
+//!   with 503 `rate_limiter_unavailable` ([`FailMode::Closed`]). A new connection is tried on
+//!   the next request, so the limiter recovers without a restart.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::service::RateLimit;
+
+/// What a Redis-backed limiter does when Redis does not answer in time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailMode {
+    /// Admit the request (a warning and `rate_limiter_errors_total`).
+    #[default]
+    Open,
+    /// Refuse it: 503 `rate_limiter_unavailable` (gRPC UNAVAILABLE), retryable.
+    Closed,
+}
+
+/// Settings of the shared limiter.
+#[derive(Debug, Clone)]
+pub struct RedisSettings {
+    /// `redis://` or `rediss://` (TLS) URL, with `user:password@` for AUTH.
+    pub url: secrecy::SecretString,
+    /// Prefix of the limiter's keys (`{prefix}{merchant_id}`).
+    pub key_prefix: String,
+    /// Longest wait for one decision.
+    pub timeout: Duration,
+    /// What to do when Redis does not answer within `timeout`.
+    pub fail_mode: FailMode,
+}
+
+/// GCRA in one atomic step. KEYS[1]: the merchant's key. ARGV[1]: the emission interval in µs;
+/// ARGV[2]: the burst. Returns `{admitted (0|1), retry_after_us}`. The key holds the TAT in µs
+/// of Redis's clock and expires when it would no longer limit anything.
+pub const GCRA_SCRIPT: &str = r"
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) * 1000000 + tonumber(now_parts[2])
+local interval = tonumber(ARGV[1])
+local tolerance = interval * (tonumber(ARGV[2]) - 1)
+local tat = tonumber(redis.call('GET', KEYS[1])) or now
+if tat < now then tat = now end
+local earliest = tat - tolerance
+if now < earliest then
+  return {0, earliest - now}
+end
+local next_tat = tat + interval
+redis.call('SET', KEYS[1], next_tat, 'PX', math.ceil((next_tat - now) / 1000) + 1)
+return {1, 0}
+";
+
+type LocalLimiter = governor::DefaultKeyedRateLimiter<Uuid>;
+
+/// The per-merchant limiter of one API instance.
+#[derive(Clone)]
+pub enum MerchantLimiter {
+    /// In-process buckets (per instance).
+    Local(Arc<LocalLimiter>),
+    /// One budget per merchant in Redis, shared by every instance.
+    Redis(Arc<RedisLimiter>),
+}
+
+impl std::fmt::Debug for MerchantLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Local(_) => f.write_str("MerchantLimiter::Local"),
+            Self::Redis(_) => f.write_str("MerchantLimiter::Redis"),
+        }
+    }
+}
+
+/// The Redis-backed limiter: a connection pool, the script and the error count.
+pub struct RedisLimiter {
+    pool: deadpool_redis::Pool,
+    script: deadpool_redis::redis::Script,
+    limit: RateLimit,
+    settings: RedisSettings,
+    errors: AtomicU64,
+}
+
+impl MerchantLimiter {
+    /// An in-process limiter.
+    pub fn local(limit: RateLimit) -> Self {
+        let quota = governor::Quota::per_second(limit.per_second).allow_burst(limit.burst);
+        Self::Local(Arc::new(governor::RateLimiter::keyed(quota)))
+    }
+
+    /// A limiter shared through Redis. Connects lazily: a Redis that is down at start is
+    /// handled like one that goes down later.
+    ///
+    /// # Errors
+    /// A URL the client cannot parse (scheme other than `redis`/`rediss`, bad port, …).
+    pub fn redis(limit: RateLimit, settings: RedisSettings) -> Result<Self, String> {
+        use secrecy::ExposeSecret;
+        let mut config = deadpool_redis::Config::from_url(settings.url.expose_secret());
+        config.pool = Some(deadpool_redis::PoolConfig {
+            max_size: 16,
+            timeouts: deadpool_redis::Timeouts {
+                wait: Some(settings.timeout),
+                create: Some(settings.timeout),
+                recycle: Some(settings.timeout),
+            },
+            ..deadpool_redis::PoolConfig::default()
+        });
+        // Parse here so a bad URL fails at start, not on the first request.
+        deadpool_redis::redis::Client::open(settings.url.expose_secret())
+            .map_err(|error| format!("REDIS_URL is not a Redis URL: {:?}", error.kind()))?;
+        let pool = config
+            .create_pool(Some(deadpool_redis::Runtime::Tokio1))
+            .map_err(|_| "REDIS_URL: the connection pool could not be built".to_owned())?;
+        Ok(Self::Redis(Arc::new(RedisLimiter {
+            pool,
+            script: deadpool_redis::redis::Script::new(GCRA_SCRIPT),
+            limit,
+            settings,
+            errors: AtomicU64::new(0),
+        })))
+    }
+
+    /// Decides one request of `merchant`.
+    ///
+    /// # Errors
+    /// [`ApiError::RateLimited`] (429, RESOURCE_EXHAUSTED) over the budget;
+    /// [`ApiError::RateLimiterUnavailable`] (503, UNAVAILABLE) when Redis does not answer
+    /// within the timeout and the fail mode is [`FailMode::Closed`].
+    pub async fn check(&self, merchant: Uuid) -> Result<(), ApiError> {
+        match self {
+            Self::Local(limiter) => limiter
+                .check_key(&merchant)
+                .map_err(|_| ApiError::RateLimited),
+            Self::Redis(limiter) => limiter.check(merchant).await,
+        }
+    }
+
+    /// Decisions Redis did not answer in time (or answered with an error) since start.
+    pub fn errors(&self) -> u64 {
+        match self {
+            Self::Local(_) => 0,
+            Self::Redis(limiter) => limiter.errors.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl RedisLimiter {
+    async fn check(&self, merchant: Uuid) -> Result<(), ApiError> {
+        let decision = tokio::time::timeout(self.settings.timeout, self.decide(merchant)).await;
+        let failure = match decision {
+            Ok(Ok(true)) => return Ok(()),
+            Ok(Ok(false)) => return Err(ApiError::RateLimited),
+            Ok(Err(cause)) => cause,
+            Err(_) => "timed out".to_owned(),
+        };
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        match self.settings.fail_mode {
+            FailMode::Open => {
+                tracing::warn!(cause = %failure, "rate limiter unavailable: request admitted (fail-open)");
+                Ok(())
+            }
+            FailMode::Closed => {
+                tracing::warn!(cause = %failure, "rate limiter unavailable: request refused (fail-closed)");
+                Err(ApiError::RateLimiterUnavailable)
+            }
+        }
+    }
+
+    /// Runs the script: `Ok(admitted)`, or the kind of Redis error (never the URL).
+    async fn decide(&self, merchant: Uuid) -> Result<bool, String> {
+        let mut conn = self
+            .pool
+            .get()
+            .await
+            .map_err(|error| format!("no connection: {}", pool_error_kind(&error)))?;
+        let interval_us = 1_000_000 / u64::from(self.limit.per_second.get()).max(1);
+        let (admitted, _retry_after_us): (u8, u64) = self
+            .script
+            .key(format!("{}{merchant}", self.settings.key_prefix))
+            .arg(interval_us.max(1))
+            .arg(self.limit.burst.get())
+            .invoke_async(&mut *conn)
+            .await
+            .map_err(|error| format!("script failed: {:?}", error.kind()))?;
+        Ok(admitted == 1)
+    }
+}
+
+fn pool_error_kind(error: &deadpool_redis::PoolError) -> &'static str {
+    match error {
+        deadpool_redis::PoolError::Timeout(_) => "timeout",
+        deadpool_redis::PoolError::Backend(_) => "connection refused or lost",
+        _ => "pool closed",
+    }
+}
