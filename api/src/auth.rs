@@ -166,7 +166,7 @@ impl Authenticator {
         if let Some(limiter) = &self.limiter {
             let client = client.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
             if limiter.check_key(&client).is_err() {
-                return Err(ApiError::RateLimited);
+                return Err(ApiError::RateLimited { policy: None });
             }
             // Forget idle clients now and then, so many addresses cannot grow the table.
             if self.lookups.load(Ordering::Relaxed).is_multiple_of(1024) {

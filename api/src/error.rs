@@ -86,9 +86,13 @@ pub enum ApiError {
     /// times: `40001` / `40P01`). Nothing was written; retry later. gRPC ABORTED, HTTP 409.
     #[error("the payment is being changed by another request; retry later")]
     Busy(BusyCause),
-    /// Too many requests. gRPC RESOURCE_EXHAUSTED, HTTP 429.
+    /// Too many requests: the merchant's budget (with its [`RatePolicy`]) or the client
+    /// address's key-lookup budget (`None`). gRPC RESOURCE_EXHAUSTED, HTTP 429.
     #[error("too many requests; retry later")]
-    RateLimited,
+    RateLimited {
+        /// The merchant budget that was spent, for the `RateLimit` fields.
+        policy: Option<RatePolicy>,
+    },
     /// The shared rate limiter (Redis) did not answer in time and is set to fail closed.
     /// Nothing was written; retry later. gRPC UNAVAILABLE, HTTP 503.
     #[error("the rate limiter is temporarily unavailable; retry later")]
@@ -148,7 +152,7 @@ impl ApiError {
             Self::IdempotencyKeyInFlight => "idempotency_key_in_flight",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::MethodNotAllowed => "method_not_allowed",
-            Self::RateLimited => "rate_limited",
+            Self::RateLimited { .. } => "rate_limited",
             Self::RateLimiterUnavailable => "rate_limiter_unavailable",
             Self::Busy(_) => "busy",
             Self::DatabaseUnavailable => "database_unavailable",
@@ -171,7 +175,7 @@ impl ApiError {
             | Self::IdempotencyKeyInFlight
             | Self::PayloadTooLarge { .. }
             | Self::MethodNotAllowed
-            | Self::RateLimited
+            | Self::RateLimited { .. }
             | Self::RateLimiterUnavailable
             | Self::Busy(_)
             | Self::DatabaseUnavailable
@@ -194,7 +198,7 @@ impl ApiError {
             }
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::DatabaseUnavailable | Self::RateLimiterUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -212,7 +216,7 @@ impl ApiError {
             Self::NotFound => Code::NotFound,
             Self::IllegalTransition { .. } | Self::IdempotencyKeyReused => Code::FailedPrecondition,
             Self::IdempotencyKeyInFlight | Self::Busy(_) => Code::Aborted,
-            Self::PayloadTooLarge { .. } | Self::RateLimited => Code::ResourceExhausted,
+            Self::PayloadTooLarge { .. } | Self::RateLimited { .. } => Code::ResourceExhausted,
             Self::MethodNotAllowed => Code::Unimplemented,
             Self::DatabaseUnavailable | Self::RateLimiterUnavailable => Code::Unavailable,
             Self::Internal(_) => Code::Internal,
@@ -224,7 +228,10 @@ impl ApiError {
     /// (whole seconds, RFC 9110 §10.2.3) on REST and as a `google.rpc.RetryInfo` detail on gRPC.
     pub fn retry_after(&self) -> Option<std::time::Duration> {
         match self {
-            Self::RateLimited
+            Self::RateLimited {
+                policy: Some(policy),
+            } => Some(std::time::Duration::from_secs(policy.reset_secs.max(1))),
+            Self::RateLimited { policy: None }
             | Self::IdempotencyKeyInFlight
             | Self::Busy(_)
             | Self::DatabaseUnavailable
@@ -259,6 +266,19 @@ impl ApiError {
             _ => tracing::debug!(error.code = self.code(), "request rejected"),
         }
     }
+}
+
+/// A merchant budget as the IETF `RateLimit-Policy` / `RateLimit` fields state it
+/// (draft-ietf-httpapi-ratelimit-headers): `quota` units (the burst) per `window_secs` (the
+/// time an empty budget takes to refill), and `reset_secs` until the next unit is back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RatePolicy {
+    /// Units the budget holds (`RATE_LIMIT_BURST`).
+    pub quota: u32,
+    /// Seconds an empty budget takes to refill (`burst / per_second`, rounded up).
+    pub window_secs: u64,
+    /// Seconds until the next unit is available (at least 1).
+    pub reset_secs: u64,
 }
 
 /// Why a write found the payment [busy](ApiError::Busy).
@@ -329,7 +349,7 @@ mod tests {
             ApiError::PayloadTooLarge { limit_bytes: 10 },
             ApiError::MethodNotAllowed,
             ApiError::Busy(BusyCause::LockTimeout),
-            ApiError::RateLimited,
+            ApiError::RateLimited { policy: None },
             ApiError::RateLimiterUnavailable,
             ApiError::DatabaseUnavailable,
             ApiError::internal("boom"),

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, RatePolicy};
 use crate::service::RateLimit;
 
 /// What a Redis-backed limiter does when Redis does not answer in time.
@@ -74,7 +74,7 @@ type LocalLimiter = governor::DefaultKeyedRateLimiter<Uuid>;
 #[derive(Clone)]
 pub enum MerchantLimiter {
     /// In-process buckets (per instance).
-    Local(Arc<LocalLimiter>),
+    Local(Arc<LocalLimiter>, RateLimit),
     /// One budget per merchant in Redis, shared by every instance.
     Redis(Arc<RedisLimiter>),
 }
@@ -82,7 +82,7 @@ pub enum MerchantLimiter {
 impl std::fmt::Debug for MerchantLimiter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Local(_) => f.write_str("MerchantLimiter::Local"),
+            Self::Local(..) => f.write_str("MerchantLimiter::Local"),
             Self::Redis(_) => f.write_str("MerchantLimiter::Redis"),
         }
     }
@@ -101,7 +101,7 @@ impl MerchantLimiter {
     /// An in-process limiter.
     pub fn local(limit: RateLimit) -> Self {
         let quota = governor::Quota::per_second(limit.per_second).allow_burst(limit.burst);
-        Self::Local(Arc::new(governor::RateLimiter::keyed(quota)))
+        Self::Local(Arc::new(governor::RateLimiter::keyed(quota)), limit)
     }
 
     /// A limiter shared through Redis. Connects lazily: a Redis that is down at start is
@@ -144,9 +144,11 @@ impl MerchantLimiter {
     /// within the timeout and the fail mode is [`FailMode::Closed`].
     pub async fn check(&self, merchant: Uuid) -> Result<(), ApiError> {
         match self {
-            Self::Local(limiter) => limiter
-                .check_key(&merchant)
-                .map_err(|_| ApiError::RateLimited),
+            Self::Local(limiter, limit) => limiter.check_key(&merchant).map_err(|not_until| {
+                use governor::clock::Clock;
+                let now = governor::clock::DefaultClock::default().now();
+                refused(*limit, not_until.wait_time_from(now))
+            }),
             Self::Redis(limiter) => limiter.check(merchant).await,
         }
     }
@@ -154,9 +156,24 @@ impl MerchantLimiter {
     /// Decisions Redis did not answer in time (or answered with an error) since start.
     pub fn errors(&self) -> u64 {
         match self {
-            Self::Local(_) => 0,
+            Self::Local(..) => 0,
             Self::Redis(limiter) => limiter.errors.load(Ordering::Relaxed),
         }
+    }
+}
+
+/// The 429 of a spent budget, with the policy for the `RateLimit` fields.
+fn refused(limit: RateLimit, wait: Duration) -> ApiError {
+    let (burst, rate) = (
+        u64::from(limit.burst.get()),
+        u64::from(limit.per_second.get()),
+    );
+    ApiError::RateLimited {
+        policy: Some(RatePolicy {
+            quota: limit.burst.get(),
+            window_secs: burst.div_ceil(rate),
+            reset_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+        }),
     }
 }
 
@@ -164,8 +181,8 @@ impl RedisLimiter {
     async fn check(&self, merchant: Uuid) -> Result<(), ApiError> {
         let decision = tokio::time::timeout(self.settings.timeout, self.decide(merchant)).await;
         let failure = match decision {
-            Ok(Ok(true)) => return Ok(()),
-            Ok(Ok(false)) => return Err(ApiError::RateLimited),
+            Ok(Ok(None)) => return Ok(()),
+            Ok(Ok(Some(wait))) => return Err(refused(self.limit, wait)),
             Ok(Err(cause)) => cause,
             Err(_) => "timed out".to_owned(),
         };
@@ -182,15 +199,16 @@ impl RedisLimiter {
         }
     }
 
-    /// Runs the script: `Ok(admitted)`, or the kind of Redis error (never the URL).
-    async fn decide(&self, merchant: Uuid) -> Result<bool, String> {
+    /// Runs the script: `Ok(None)` admitted, `Ok(Some(wait))` refused until a unit is back in
+    /// `wait`, or the kind of Redis error (never the URL).
+    async fn decide(&self, merchant: Uuid) -> Result<Option<Duration>, String> {
         let mut conn = self
             .pool
             .get()
             .await
             .map_err(|error| format!("no connection: {}", pool_error_kind(&error)))?;
         let interval_us = 1_000_000 / u64::from(self.limit.per_second.get()).max(1);
-        let (admitted, _retry_after_us): (u8, u64) = self
+        let (admitted, retry_after_us): (u8, u64) = self
             .script
             .key(format!("{}{merchant}", self.settings.key_prefix))
             .arg(interval_us.max(1))
@@ -198,7 +216,7 @@ impl RedisLimiter {
             .invoke_async(&mut *conn)
             .await
             .map_err(|error| format!("script failed: {:?}", error.kind()))?;
-        Ok(admitted == 1)
+        Ok((admitted != 1).then(|| Duration::from_micros(retry_after_us)))
     }
 }
 

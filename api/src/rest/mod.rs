@@ -153,14 +153,18 @@ enum WriteErrors {
     Status422(Problem),
     #[response(
         status = 429,
-        description = "Too many requests for this merchant (`rate_limited`)",
+        description = "Too many requests for this merchant, or too many key lookups from this address (`rate_limited`)",
         content_type = "application/problem+json",
-        headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))
+        headers(
+            ("Retry-After" = u64, description = "Seconds to wait before retrying"),
+            ("RateLimit-Policy" = Option<String>, description = "The merchant's budget (draft-ietf-httpapi-ratelimit-headers), e.g. `\"merchant\";q=200;w=2`: `q` units (the burst) refilled in `w` seconds"),
+            ("RateLimit" = Option<String>, description = "What is left of it, e.g. `\"merchant\";r=0;t=1`: `r` units now, the next one in `t` seconds")
+        )
     )]
     Status429(Problem),
     #[response(
         status = 503,
-        description = "Database unavailable, read-only (a failover) or past the statement timeout (`database_unavailable`)",
+        description = "Database unavailable, read-only (a failover) or past the statement timeout (`database_unavailable`); or the shared rate limiter unreachable with `RATE_LIMIT_FAIL_MODE=closed` (`rate_limiter_unavailable`)",
         content_type = "application/problem+json",
         headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))
     )]
@@ -206,14 +210,18 @@ enum ReadErrors {
     Status422(Problem),
     #[response(
         status = 429,
-        description = "Too many requests for this merchant (`rate_limited`)",
+        description = "Too many requests for this merchant, or too many key lookups from this address (`rate_limited`)",
         content_type = "application/problem+json",
-        headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))
+        headers(
+            ("Retry-After" = u64, description = "Seconds to wait before retrying"),
+            ("RateLimit-Policy" = Option<String>, description = "The merchant's budget (draft-ietf-httpapi-ratelimit-headers), e.g. `\"merchant\";q=200;w=2`: `q` units (the burst) refilled in `w` seconds"),
+            ("RateLimit" = Option<String>, description = "What is left of it, e.g. `\"merchant\";r=0;t=1`: `r` units now, the next one in `t` seconds")
+        )
     )]
     Status429(Problem),
     #[response(
         status = 503,
-        description = "Database unavailable, read-only (a failover) or past the statement timeout (`database_unavailable`)",
+        description = "Database unavailable, read-only (a failover) or past the statement timeout (`database_unavailable`); or the shared rate limiter unreachable with `RATE_LIMIT_FAIL_MODE=closed` (`rate_limiter_unavailable`)",
         content_type = "application/problem+json",
         headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))
     )]

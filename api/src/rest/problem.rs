@@ -57,6 +57,27 @@ impl IntoResponse for ApiError {
             // RFC 6750 §3.
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        if let ApiError::RateLimited {
+            policy: Some(policy),
+        } = &self
+        {
+            // draft-ietf-httpapi-ratelimit-headers: the policy, and what is left of it (nothing).
+            let fields = [
+                (
+                    "ratelimit-policy",
+                    format!("\"merchant\";q={};w={}", policy.quota, policy.window_secs),
+                ),
+                (
+                    "ratelimit",
+                    format!("\"merchant\";r=0;t={}", policy.reset_secs.max(1)),
+                ),
+            ];
+            for (name, value) in fields {
+                if let Ok(value) = HeaderValue::from_str(&value) {
+                    headers.insert(name, value);
+                }
+            }
+        }
         if let Some(wait) = self.retry_after() {
             headers.insert(
                 header::RETRY_AFTER,

@@ -238,6 +238,12 @@ async fn a_merchant_over_its_rate_limit_gets_429_and_resource_exhausted() {
         .await;
     assert_eq!(limited.status(), 429);
     assert_eq!(limited.headers()["retry-after"], "1");
+    // draft-ietf-httpapi-ratelimit-headers: 3 units that take 3 s to refill; none left.
+    assert_eq!(
+        limited.headers()["ratelimit-policy"],
+        "\"merchant\";q=3;w=3"
+    );
+    assert_eq!(limited.headers()["ratelimit"], "\"merchant\";r=0;t=1");
     assert_eq!(problem(limited).await["code"], "rate_limited");
     let status = app
         .grpc

@@ -110,6 +110,16 @@ async fn two_instances_share_one_budget_per_merchant() {
         "admitted {admitted:?} in {elapsed:.2} s: bound {bound:.1} (in process each would admit {burst})"
     );
     assert!(admitted[0] > 0 && admitted[1] > 0, "{admitted:?}");
+    let limited = first
+        .get(&format!("/v1/payments/{}", uuid::Uuid::now_v7()))
+        .await;
+    assert_eq!(limited.status(), 429);
+    assert_eq!(
+        limited.headers()["ratelimit-policy"],
+        "\"merchant\";q=10;w=5"
+    );
+    assert_eq!(limited.headers()["ratelimit"], "\"merchant\";r=0;t=1");
+    assert_eq!(limited.headers()["retry-after"], "1");
     // Another merchant has its own budget.
     let other = first.other_merchant_key().await;
     let missing = uuid::Uuid::now_v7().to_string();
