@@ -176,31 +176,34 @@ impl Authenticator {
         self.lookups.fetch_add(1, Ordering::Relaxed);
         let found = db
             .transaction::<_, ApiError, _>(async |conn| {
-                Ok(api_key::find_active_merchant(conn, &hash).await?)
+                let found = api_key::find_active_merchant(conn, &hash).await?;
+                if found.is_some() {
+                    record_use(conn, &hash).await;
+                }
+                Ok(found)
             })
             .await?;
         if let Some(cache) = &self.cache {
             cache.insert(hash.clone(), found);
         }
-        if found.is_some() {
-            record_use(db.clone(), hash);
-        }
         found.ok_or(ApiError::Unauthenticated)
     }
 }
 
-/// Sets the key's `last_used_at` in the background: once per cache miss, so at most once per
-/// cache TTL per instance, and never in the request's way (during a failover the database is
-/// read-only and the write fails; the request is served all the same).
-fn record_use(db: Database, hash: Vec<u8>) {
-    tokio::spawn(async move {
-        let written = db
-            .transaction::<_, ApiError, _>(async |conn| Ok(api_key::record_use(conn, &hash).await?))
-            .await;
-        if let Err(error) = written {
-            tracing::debug!(error.code = error.code(), "last_used_at not recorded");
-        }
-    });
+/// Sets the key's `last_used_at` in the lookup's transaction, inside a savepoint: once per
+/// cache miss (at most once per cache TTL per instance), on the connection the lookup already
+/// holds, never waiting for a row lock, and never failing the request (during a failover the
+/// database is read-only: the savepoint is rolled back and the request is served all the same).
+async fn record_use(conn: &mut diesel_async::AsyncPgConnection, hash: &[u8]) {
+    use diesel_async::AsyncConnection;
+    let written = conn
+        .transaction::<_, diesel::result::Error, _>(async |conn| {
+            api_key::record_use(conn, hash).await
+        })
+        .await;
+    if let Err(error) = written {
+        tracing::debug!(error = %error, "last_used_at not recorded");
+    }
 }
 
 #[cfg(test)]

@@ -66,7 +66,8 @@ fn options(port: u16, fail_mode: FailMode, per_second: u32, burst: u32) -> Optio
         redis: Some(RedisSettings {
             url: format!("redis://127.0.0.1:{port}/").into(),
             key_prefix: "test:rate:".to_owned(),
-            timeout: Duration::from_millis(20),
+            // Generous, so a loaded test machine does not turn decisions into failures.
+            timeout: Duration::from_millis(500),
             fail_mode,
         }),
         ..Options::default()
@@ -110,9 +111,18 @@ async fn two_instances_share_one_budget_per_merchant() {
         "admitted {admitted:?} in {elapsed:.2} s: bound {bound:.1} (in process each would admit {burst})"
     );
     assert!(admitted[0] > 0 && admitted[1] > 0, "{admitted:?}");
-    let limited = first
+    // Spent: a 429 comes within a few calls (a loaded machine may let a unit come back).
+    let mut limited = first
         .get(&format!("/v1/payments/{}", uuid::Uuid::now_v7()))
         .await;
+    for _ in 0..20 {
+        if limited.status() == 429 {
+            break;
+        }
+        limited = first
+            .get(&format!("/v1/payments/{}", uuid::Uuid::now_v7()))
+            .await;
+    }
     assert_eq!(limited.status(), 429);
     assert_eq!(
         limited.headers()["ratelimit-policy"],

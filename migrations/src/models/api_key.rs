@@ -73,23 +73,20 @@ pub async fn find_active_merchant(
 }
 
 /// Records that the key with this hash authenticated a request now: sets `last_used_at`,
-/// unless it was set less than a second ago (so a burst of lookups from many instances
-/// writes the row once). Returns the rows changed (0 or 1).
+/// unless it was set less than a second ago (so a burst of lookups from many instances writes
+/// the row about once a second) or another transaction holds the row (`SKIP LOCKED`: it never
+/// waits). Returns the rows changed (0 or 1).
 ///
 /// # Errors
 /// Database errors (e.g. a read-only server during a failover).
 pub async fn record_use(conn: &mut AsyncPgConnection, key_hash: &[u8]) -> QueryResult<usize> {
-    let recently = Utc::now() - chrono::TimeDelta::seconds(1);
-    diesel::update(
-        api_keys::table
-            .filter(api_keys::key_hash.eq(key_hash))
-            .filter(
-                api_keys::last_used_at
-                    .is_null()
-                    .or(api_keys::last_used_at.lt(recently)),
-            ),
+    diesel::sql_query(
+        "UPDATE api_keys SET last_used_at = now() WHERE id = (\
+           SELECT id FROM api_keys WHERE key_hash = $1 \
+             AND (last_used_at IS NULL OR last_used_at < now() - interval '1 second') \
+           FOR UPDATE SKIP LOCKED)",
     )
-    .set(api_keys::last_used_at.eq(diesel::dsl::now))
+    .bind::<diesel::sql_types::Bytea, _>(key_hash)
     .execute(conn)
     .await
 }
