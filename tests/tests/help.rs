@@ -7,7 +7,7 @@ use std::process::Command;
 use e2e::stack;
 
 /// Secret-bearing variables and the values planted in them.
-const SECRETS: [(&str, &str); 4] = [
+const SECRETS: [(&str, &str); 5] = [
     (
         "DATABASE_URL",
         "postgres://payments:hunter2-url@db.example/payments",
@@ -15,6 +15,7 @@ const SECRETS: [(&str, &str); 4] = [
     ("DATABASE_PASSWORD", "hunter2-password"),
     ("KAFKA_SASL_PASSWORD", "hunter2-sasl"),
     ("KAFKA_CONFIG", "sasl.password=hunter2-config,linger.ms=5"),
+    ("REDIS_URL", "rediss://:hunter2-redis@cache.example:6379/"),
 ];
 
 fn output_of(binary: &str, args: &[&str]) -> String {
@@ -42,6 +43,7 @@ fn no_help_and_no_usage_error_prints_a_secret() {
         &["ops", "--help"],
         &["serve", "--database-pool-size", "0"],
         &["serve", "--bogus"],
+        &["serve", "--rate-limit-fail-mode", "maybe"],
     ];
     let relay: &[&[&str]] = &[
         &["--help"],
@@ -73,5 +75,5 @@ fn no_help_and_no_usage_error_prints_a_secret() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 18);
+    assert_eq!(checked, 19);
 }
