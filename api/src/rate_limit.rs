@@ -220,10 +220,13 @@ impl RedisLimiter {
     }
 }
 
-fn pool_error_kind(error: &deadpool_redis::PoolError) -> &'static str {
+/// What went wrong getting a connection, without the URL: `timeout`, the Redis error kind
+/// (`AuthenticationFailed` for a wrong AUTH token, `IoError` for a refused connection), or a
+/// closed pool.
+fn pool_error_kind(error: &deadpool_redis::PoolError) -> String {
     match error {
-        deadpool_redis::PoolError::Timeout(_) => "timeout",
-        deadpool_redis::PoolError::Backend(_) => "connection refused or lost",
-        _ => "pool closed",
+        deadpool_redis::PoolError::Timeout(_) => "timeout".to_owned(),
+        deadpool_redis::PoolError::Backend(error) => format!("{:?}", error.kind()),
+        _ => "pool closed".to_owned(),
     }
 }

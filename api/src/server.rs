@@ -83,13 +83,15 @@ const ALLOWED_HEADERS: [&str; 11] = [
 ];
 
 /// Response headers a browser may read: gRPC status and our own metadata.
-const EXPOSED_HEADERS: [&str; 6] = [
+const EXPOSED_HEADERS: [&str; 8] = [
     "grpc-status",
     "grpc-message",
     "grpc-status-details-bin",
     idempotency::REPLAYED_HEADER,
     access::REQUEST_ID_HEADER,
     "retry-after",
+    "ratelimit",
+    "ratelimit-policy",
 ];
 
 fn cors(origins: &[HeaderValue]) -> CorsLayer {

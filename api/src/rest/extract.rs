@@ -179,6 +179,15 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // truncated or broken body would otherwise be answered as a field error.
     serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
         .map_err(|_| ApiError::malformed("malformed_json", "", "the body is not valid JSON"))?;
+    // Every body is a JSON object: serde's derived structs would also read an array of the
+    // fields in order (`[100,"USD","pm_card_visa"]`), which the API does not allow.
+    if bytes.trim_ascii_start().first() != Some(&b'{') {
+        return Err(ApiError::invalid(
+            "field_invalid_type",
+            "",
+            "the body must be a JSON object",
+        ));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(json_error)?;
     deserializer
@@ -320,6 +329,13 @@ mod tests {
                 None,
             ),
             (r#"{"x":1,}"#.to_owned(), 400, "malformed_json", None),
+            (
+                r#"[100,"USD","pm_card_visa"]"#.to_owned(),
+                422,
+                "field_invalid_type",
+                None,
+            ),
+            (" null".to_owned(), 422, "field_invalid_type", None),
             (
                 format!(r#"{{"amount_minor":1,{base}}} trailing"#),
                 400,

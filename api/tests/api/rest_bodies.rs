@@ -67,6 +67,14 @@ async fn bad_bodies_get_our_envelope_and_write_nothing() {
             "amount_minor",
         ),
         (
+            "the fields as an array",
+            Some("application/json"),
+            r#"[100,"USD","pm_card_visa"]"#.to_owned(),
+            422,
+            "field_invalid_type",
+            "",
+        ),
+        (
             "currency missing",
             Some("application/json"),
             r#"{"amount_minor":100,"payment_method":"pm_card_visa"}"#.to_owned(),
@@ -156,4 +164,35 @@ async fn the_same_mistake_means_the_same_on_grpc() {
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::InvalidArgument);
     assert_eq!(grpc_code(&status), rest["code"].as_str().unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn array_bodies_are_refused_on_every_write() {
+    let app = TestApp::spawn().await;
+    let id = app.authorize(500, "USD").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let before = app.footprint().await;
+    for (path, body) in [
+        ("capture", serde_json::json!([300])),
+        ("capture", serde_json::json!([])),
+        ("void", serde_json::json!([])),
+        ("refunds", serde_json::json!([100])),
+    ] {
+        let response = app
+            .post(&format!("/v1/payments/{id}/{path}"), &body, None)
+            .await;
+        assert_eq!(response.status(), 422, "{path} {body}");
+        assert_eq!(problem(response).await["code"], "field_invalid_type");
+    }
+    assert_eq!(app.footprint().await, before, "nothing written");
+    assert_eq!(
+        app.get(&format!("/v1/payments/{id}"))
+            .await
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()["status"],
+        "authorized"
+    );
 }

@@ -195,6 +195,9 @@ async fn grpc_web_calls_in_binary_and_text_mode_expose_status_and_metadata() {
             "grpc-message",
             "grpc-status-details-bin",
             "idempotent-replayed",
+            "retry-after",
+            "ratelimit",
+            "ratelimit-policy",
         ] {
             assert!(
                 exposed.contains(&name.to_owned()),
