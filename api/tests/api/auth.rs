@@ -51,10 +51,7 @@ fn random_key() -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_flood_of_unknown_keys_costs_a_bounded_number_of_lookups() {
     let app = TestApp::spawn().await;
-    let id = app.authorize(1000, "EUR").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.authorized_id(1000, "EUR").await;
     let before_lookups = lookups(&app).await;
     let before_transactions = committed_transactions(&app).await;
 

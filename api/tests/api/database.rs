@@ -28,14 +28,8 @@ async fn a_locked_payment_is_busy_after_lock_timeout_and_does_not_hold_the_pool(
     };
     options.transaction.lock_timeout = Some(Duration::from_millis(300));
     let app = TestApp::spawn_with(options).await;
-    let locked = app.authorize(1000, "EUR").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let other = app.authorize(1000, "EUR").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let locked = app.authorized_id(1000, "EUR").await;
+    let other = app.authorized_id(1000, "EUR").await;
     let mut operator = app.db().await;
     lock_payment(&mut operator, &locked).await;
     let before = app.footprint().await;
@@ -115,10 +109,7 @@ async fn a_locked_payment_is_busy_after_lock_timeout_and_does_not_hold_the_pool(
 #[tokio::test(flavor = "multi_thread")]
 async fn a_deadlock_is_run_again_and_the_write_succeeds() {
     let app = TestApp::spawn().await;
-    let id = app.authorize(1000, "EUR").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.authorized_id(1000, "EUR").await;
     let mut operator = app.db().await;
     lock_payment(&mut operator, &id).await;
     // The capture takes its idempotency key's lock, then waits for the row.
@@ -154,10 +145,7 @@ async fn a_deadlock_is_run_again_and_the_write_succeeds() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_read_only_database_is_503_for_writes_and_reads_go_on() {
     let app = TestApp::spawn().await;
-    let id = app.authorize(1000, "EUR").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.authorized_id(1000, "EUR").await;
     let mut admin = AsyncPgConnection::establish(&payment_db::testing::admin_url())
         .await
         .unwrap();

@@ -70,10 +70,7 @@ async fn missing_bad_and_unknown_keys_are_401_and_unauthenticated() {
 #[tokio::test(flavor = "multi_thread")]
 async fn another_merchants_payment_is_not_found_everywhere() {
     let app = TestApp::spawn().await;
-    let id = app.authorize(100, "USD").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.authorized_id(100, "USD").await;
     let other = app.other_merchant_key().await;
     let before = app.footprint().await;
     let get = app

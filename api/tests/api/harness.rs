@@ -267,6 +267,31 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// [`TestApp::authorize`], returning only the payment id.
+    pub async fn authorized_id(&self, amount_minor: i64, currency: &str) -> String {
+        self.authorize(amount_minor, currency).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// `POST path` with the merchant's key, `Content-Type: application/json` and `body` as
+    /// given (for bodies that are not a `Value`: truncated, oversized, hand-written).
+    pub async fn post_raw_json(
+        &self,
+        path: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(&self.api_key)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn count(&self, table: &str) -> i64 {
         scalar(
             &mut self.db().await,

@@ -33,10 +33,7 @@ fn lines(output: &Output) -> Vec<serde_json::Value> {
 async fn keys_rotate_without_downtime_and_a_revoked_key_is_refused_within_the_ttl() {
     let app = TestApp::spawn().await;
     let merchant = app.merchant_id.to_string();
-    let id = app.authorize(500, "USD").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.authorized_id(500, "USD").await;
 
     let created = admin(&app, &["create-key", "--merchant-id", &merchant]);
     assert!(created.status.success());

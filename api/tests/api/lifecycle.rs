@@ -8,10 +8,7 @@ use crate::harness::*;
 #[tokio::test(flavor = "multi_thread")]
 async fn authorize_partial_capture_two_refunds_then_refund_past_captured_fails() {
     let app = TestApp::spawn().await;
-    let id = app.authorize(10_000, "USD").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.authorized_id(10_000, "USD").await;
     let capture = app
         .post(
             &format!("/v1/payments/{id}/capture"),
@@ -81,10 +78,7 @@ async fn authorize_partial_capture_two_refunds_then_refund_past_captured_fails()
 #[tokio::test(flavor = "multi_thread")]
 async fn illegal_transitions_are_409_and_failed_precondition_and_change_nothing() {
     let app = TestApp::spawn().await;
-    let id = app.authorize(500, "USD").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.authorized_id(500, "USD").await;
     assert_eq!(
         app.post(&format!("/v1/payments/{id}/capture"), &json!({}), None)
             .await

@@ -108,15 +108,7 @@ async fn rest_bodies_under_at_and_over_the_limit() {
     for (delta, status) in [(-1_i64, 201), (0, 201), (1, 413)] {
         let body = rest_body((TEST_BODY_LIMIT as i64 + delta) as usize);
         let before = app.footprint().await;
-        let response = app
-            .http
-            .post(app.url("/v1/payments"))
-            .bearer_auth(&app.api_key)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+        let response = app.post_raw_json("/v1/payments", body).await;
         assert_eq!(response.status().as_u16(), status, "{delta}");
         if status == 413 {
             let problem: Value = problem(response).await;

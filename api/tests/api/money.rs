@@ -65,10 +65,7 @@ async fn amounts_in_minor_units_of_each_currency() {
 #[tokio::test(flavor = "multi_thread")]
 async fn refund_totals_never_pass_the_captured_amount() {
     let app = TestApp::spawn().await;
-    let id = app.authorize(1000, "USD").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.authorized_id(1000, "USD").await;
     app.post(
         &format!("/v1/payments/{id}/capture"),
         &json!({"amount_minor": 700}),

@@ -59,10 +59,7 @@ fn status_text(status: &tonic::Status) -> String {
 async fn no_card_number_leaves_the_server_on_any_surface() {
     let captured = Captured::install("info,payment_api=debug,payment_db=debug");
     let app = TestApp::spawn().await;
-    let id = app.authorize(1000, "USD").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.authorized_id(1000, "USD").await;
     let before = app.footprint().await;
     let mut answers: Vec<String> = Vec::new();
     let mut statuses = Vec::new();
@@ -90,15 +87,7 @@ async fn no_card_number_leaves_the_server_on_any_surface() {
         for body in [format!(
             "{{\"amount_minor\": 100, \"currency\": \"USD\", \"payment_method\": \"{pan}\""
         )] {
-            let response = app
-                .http
-                .post(app.url("/v1/payments"))
-                .bearer_auth(&app.api_key)
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .unwrap();
+            let response = app.post_raw_json("/v1/payments", body).await;
             let (status, text) = rest_text(response).await;
             statuses.push(status);
             answers.push(text);

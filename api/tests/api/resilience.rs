@@ -57,12 +57,7 @@ async fn a_cancelled_call_does_not_poison_the_pooled_connection() {
 
     let mut ids = Vec::new();
     for _ in 0..20 {
-        ids.push(
-            app.authorize(10, "USD").await["id"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
+        ids.push(app.authorized_id(10, "USD").await);
     }
     let mut separate = AsyncPgConnection::establish(&app.database_url)
         .await
@@ -102,10 +97,7 @@ async fn database_down_is_503_and_unavailable_then_recovers() {
         ..Options::default()
     })
     .await;
-    let id = app.authorize(10, "USD").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.authorized_id(10, "USD").await;
     payment_db::testing::set_connections(&app.database, false).await;
 
     let response = app

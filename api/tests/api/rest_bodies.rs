@@ -169,10 +169,7 @@ async fn the_same_mistake_means_the_same_on_grpc() {
 #[tokio::test(flavor = "multi_thread")]
 async fn array_bodies_are_refused_on_every_write() {
     let app = TestApp::spawn().await;
-    let id = app.authorize(500, "USD").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.authorized_id(500, "USD").await;
     let before = app.footprint().await;
     for (path, body) in [
         ("capture", serde_json::json!([300])),
