@@ -13,6 +13,11 @@ PG_USER=${PG_USER:-postgres}
 
 log() { printf '==> %s\n' "$*" >&2; }
 
+# Prints a TCP port of 127.0.0.1 that is free now.
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 # Makes sure a PostgreSQL server answers on $PG_HOST:$PG_PORT: starts the machine's cluster
 # when it is stopped, or creates a throwaway cluster with initdb when there is none.
 ensure_postgres() {
@@ -155,7 +160,7 @@ start_pgbouncer() {
     ensure_pgbouncer
     local dir port
     dir=$(mktemp -d /tmp/pgbouncer.XXXXXX)
-    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    port=$(free_port)
     cat >"$dir/pgbouncer.ini" <<INI
 [databases]
 * = host=$PG_HOST port=$PG_PORT user=$PG_USER
@@ -244,7 +249,7 @@ ensure_schemathesis() {
 start_moto() {
     ensure_moto
     local port
-    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    port=$(free_port)
     "$MOTO_SERVER" -H 127.0.0.1 -p "$port" >"$PAYMENT_SERVICE_CACHE/moto-$port.log" 2>&1 &
     MOTO_PID=$!
     export AWS_ENDPOINT_URL="http://127.0.0.1:$port"

@@ -207,11 +207,12 @@ impl RedisLimiter {
             .get()
             .await
             .map_err(|error| format!("no connection: {}", pool_error_kind(&error)))?;
-        let interval_us = 1_000_000 / u64::from(self.limit.per_second.get()).max(1);
+        // At least 1 µs: above 10^6 per second the script would otherwise never advance.
+        let interval_us = (1_000_000 / u64::from(self.limit.per_second.get())).max(1);
         let (admitted, retry_after_us): (u8, u64) = self
             .script
             .key(format!("{}{merchant}", self.settings.key_prefix))
-            .arg(interval_us.max(1))
+            .arg(interval_us)
             .arg(self.limit.burst.get())
             .invoke_async(&mut *conn)
             .await
