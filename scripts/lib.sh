@@ -105,7 +105,7 @@ ensure_broker() {
     export KAFKA_BROKERS="127.0.0.1:$port"
 }
 
-# Stops what ensure_broker and start_pgbouncer started (call it from an EXIT trap).
+# Stops what ensure_broker, start_pgbouncer and start_redis started (call it from an EXIT trap).
 stop_started_services() {
     if [ -n "${STARTED_BROKER_PID:-}" ]; then
         kill "$STARTED_BROKER_PID" 2>/dev/null || true
@@ -114,6 +114,10 @@ stop_started_services() {
     if [ -n "${STARTED_PGBOUNCER_PID:-}" ]; then
         kill "$STARTED_PGBOUNCER_PID" 2>/dev/null || true
         wait "$STARTED_PGBOUNCER_PID" 2>/dev/null || true
+    fi
+    if [ -n "${STARTED_REDIS_PID:-}" ]; then
+        kill "$STARTED_REDIS_PID" 2>/dev/null || true
+        wait "$STARTED_REDIS_PID" 2>/dev/null || true
     fi
 }
 
@@ -131,6 +135,20 @@ ensure_redis_server() {
     command -v redis-server >/dev/null && return 0
     log "installing Debian's redis-server"
     apt_install redis-server
+}
+
+# Starts a redis-server of our own on a free port (no persistence) and exports TEST_REDIS_URL;
+# stop_started_services stops it.
+start_redis() {
+    ensure_redis_server
+    local port; port=$(free_port)
+    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no >/dev/null &
+    STARTED_REDIS_PID=$!
+    for _ in $(seq 1 50); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+        sleep 0.1
+    done
+    export TEST_REDIS_URL="redis://127.0.0.1:$port/"
 }
 
 # Exports CARGO_MACHETE (finds dependencies no code uses), installing it into the cache from

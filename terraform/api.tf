@@ -25,11 +25,11 @@ resource "aws_lambda_function" "api" {
 
   vpc_config {
     subnet_ids         = var.private_subnet_ids
-    security_group_ids = [aws_security_group.app.id]
+    security_group_ids = [aws_security_group.app.id, aws_security_group.api.id]
   }
 
   environment {
-    variables = merge(local.database_env, {
+    variables = merge(local.database_env, local.cache_env, {
       CORS_ALLOWED_ORIGINS = join(",", var.cors_allowed_origins)
       DATABASE_POOL_SIZE   = "2"
       LOG_FORMAT           = "json"

@@ -50,7 +50,7 @@ resource "aws_iam_role_policy" "ecs_execution" {
 }
 
 # What the API process in the task may do: read the database secret (and re-read it after a
-# rotation, which an injected environment variable could not).
+# rotation, which an injected environment variable could not) and the rate-limit cache's token.
 resource "aws_iam_role" "ecs_task" {
   count              = local.ecs_count
   name               = "${var.name}-ecs-task"
@@ -62,7 +62,7 @@ resource "aws_iam_role_policy" "ecs_task" {
   count  = local.ecs_count
   name   = "read-database-secret"
   role   = aws_iam_role.ecs_task[0].id
-  policy = jsonencode({ Version = "2012-10-17", Statement = local.database_secret_statements })
+  policy = jsonencode({ Version = "2012-10-17", Statement = concat(local.database_secret_statements, local.cache_secret_statements) })
 }
 
 resource "aws_cloudwatch_log_group" "ecs" {
@@ -88,7 +88,7 @@ resource "aws_ecs_task_definition" "api" {
     command      = ["payment-api", "serve"]
     essential    = true
     portMappings = [{ containerPort = 8080, protocol = "tcp" }]
-    environment = [for key, value in merge(local.database_env, {
+    environment = [for key, value in merge(local.database_env, local.cache_env, {
       LISTEN_ADDR          = "0.0.0.0:8080"
       LOG_FORMAT           = "json"
       CORS_ALLOWED_ORIGINS = join(",", var.cors_allowed_origins)
@@ -229,7 +229,7 @@ resource "aws_ecs_service" "api" {
 
   network_configuration {
     subnets         = var.private_subnet_ids
-    security_groups = [aws_security_group.app.id]
+    security_groups = [aws_security_group.app.id, aws_security_group.api.id]
   }
 
   load_balancer {

@@ -4,7 +4,7 @@
 data "aws_region" "current" {}
 
 # The API function and the ops function (migrate, admin) share this role: both reach the
-# database with the same secret and nothing else.
+# database with the same secret; the API also reads the rate-limit cache's token (cache.tf).
 resource "aws_iam_role" "api" {
   name               = "${var.name}-api"
   assume_role_policy = local.assume_role_policy["lambda"]
@@ -99,7 +99,7 @@ locals {
 
   api_policy = {
     Version = "2012-10-17"
-    Statement = concat(local.database_secret_statements, [
+    Statement = concat(local.database_secret_statements, local.cache_secret_statements, [
       {
         Sid      = "WriteOwnLogs"
         Effect   = "Allow"

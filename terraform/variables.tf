@@ -336,3 +336,32 @@ variable "oldest_pending_alarm_ms" {
   type        = number
   default     = 300000
 }
+
+variable "rate_limit_cache" {
+  description = "Create the ElastiCache (Valkey) replication group that holds every merchant's rate-limit budgets, shared by all API instances (cache.tf). false: each API instance limits on its own, so N instances admit N times the limit."
+  type        = bool
+  default     = true
+}
+
+variable "rate_limit_cache_node_type" {
+  description = "Node type of the rate-limit cache (two nodes: a primary and a replica in another zone)."
+  type        = string
+  default     = "cache.t4g.micro"
+}
+
+variable "rate_limit_cache_engine_version" {
+  description = "Valkey version of the rate-limit cache."
+  type        = string
+  default     = "8.0"
+}
+
+variable "rate_limit_fail_mode" {
+  description = "What the API does when the rate-limit cache does not answer within 20 ms: open (admit, count rate_limiter_errors_total) or closed (503 rate_limiter_unavailable)."
+  type        = string
+  default     = "open"
+
+  validation {
+    condition     = contains(["open", "closed"], var.rate_limit_fail_mode)
+    error_message = "rate_limit_fail_mode is open or closed."
+  }
+}

@@ -1,4 +1,4 @@
-//! `payment-api admin`: merchants and API keys. Several keys of one merchant may be active at
+//! `payment-api admin`: merchants, API keys and per-merchant rate limits. Several keys of one merchant may be active at
 //! once, so a key is rotated without downtime: create a new one, hand it over, revoke the old
 //! one. A revoked key is refused within `AUTH_CACHE_TTL_MS` (5 s) on every running instance.
 
@@ -172,4 +172,49 @@ pub async fn list_merchants(
             })
         })
         .collect())
+}
+
+/// Sets (or with `reset`, removes) the rate-limit overrides of `merchant_id`, in one
+/// transaction with the check that the merchant exists. Returns the stored overrides as JSON:
+/// `merchant_id`, `writes_per_second`, `writes_burst`, `reads_per_second`, `reads_burst`
+/// (`null`: the default) and `updated_at` (`null` after a reset).
+///
+/// # Errors
+/// [`AdminError::UnknownMerchant`], database errors.
+pub async fn set_rate_limit(
+    conn: &mut AsyncPgConnection,
+    merchant_id: Uuid,
+    limits: &crate::config::RateLimitArgs,
+) -> Result<serde_json::Value, AdminError> {
+    use payment_db::models::{RateLimitOverride, merchant_rate_limit};
+    let change = RateLimitOverride {
+        writes_per_second: limits.writes_per_second,
+        writes_burst: limits.writes_burst,
+        reads_per_second: limits.reads_per_second,
+        reads_burst: limits.reads_burst,
+    };
+    let reset = limits.reset;
+    let stored = conn
+        .transaction(async move |conn| {
+            if !payment_db::models::merchant::exists(conn, merchant_id).await? {
+                return Err(AdminError::UnknownMerchant(merchant_id));
+            }
+            if reset {
+                merchant_rate_limit::delete(conn, merchant_id).await?;
+                return Ok(None);
+            }
+            Ok(Some(
+                merchant_rate_limit::upsert(conn, merchant_id, change).await?,
+            ))
+        })
+        .await?;
+    let limits = stored.as_ref().map(|row| row.limits).unwrap_or_default();
+    Ok(serde_json::json!({
+        "merchant_id": merchant_id,
+        "writes_per_second": limits.writes_per_second,
+        "writes_burst": limits.writes_burst,
+        "reads_per_second": limits.reads_per_second,
+        "reads_burst": limits.reads_burst,
+        "updated_at": stored.map(|row| row.updated_at),
+    }))
 }

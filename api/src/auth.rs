@@ -13,7 +13,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use payment_db::Database;
-use payment_db::models::api_key;
+use payment_db::models::{RateLimitOverride, api_key};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -96,6 +96,16 @@ impl Default for AuthSettings {
 
 type ClientLimiter = governor::DefaultKeyedRateLimiter<IpAddr>;
 
+/// Who a key authenticates: the merchant, and its rate-limit overrides (read in the same
+/// lookup, so they are as fresh as the key: at most [`AuthSettings::cache_ttl`] old).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Principal {
+    /// The merchant owning the key.
+    pub merchant: Uuid,
+    /// Its overrides of the default budgets (`payment-api admin set-rate-limit`).
+    pub rate_limits: RateLimitOverride,
+}
+
 /// Bearer authentication that a flood cannot push through to the database: key lookups are
 /// cached ([`AuthSettings::cache_ttl`], at most [`MAX_CACHED_KEYS`], unknown keys too), and
 /// the lookups that miss the cache are limited per client address
@@ -103,7 +113,7 @@ type ClientLimiter = governor::DefaultKeyedRateLimiter<IpAddr>;
 /// random key therefore costs one lookup, and a client sending many costs at most its
 /// budget; a merchant whose key is cached is not slowed down.
 pub struct Authenticator {
-    cache: Option<moka::sync::Cache<Vec<u8>, Option<Uuid>>>,
+    cache: Option<moka::sync::Cache<Vec<u8>, Option<Principal>>>,
     limiter: Option<ClientLimiter>,
     lookups: AtomicU64,
 }
@@ -145,8 +155,8 @@ impl Authenticator {
         self.lookups.load(Ordering::Relaxed)
     }
 
-    /// Returns the merchant of the key in an `Authorization` header value (gRPC: the
-    /// `authorization` metadata entry) sent from `client`.
+    /// Returns the merchant (with its rate-limit overrides) of the key in an `Authorization`
+    /// header value (gRPC: the `authorization` metadata entry) sent from `client`.
     ///
     /// # Errors
     /// [`ApiError::Unauthenticated`] for a missing, malformed, unknown or revoked key;
@@ -157,7 +167,7 @@ impl Authenticator {
         db: &Database,
         header: Option<&[u8]>,
         client: Option<IpAddr>,
-    ) -> Result<Uuid, ApiError> {
+    ) -> Result<Principal, ApiError> {
         let key = bearer_key(header).ok_or(ApiError::Unauthenticated)?;
         let hash = hash_key(key.expose_secret());
         if let Some(found) = self.cache.as_ref().and_then(|cache| cache.get(&hash)) {
@@ -180,7 +190,10 @@ impl Authenticator {
                 if found.is_some() {
                     record_use(conn, &hash).await;
                 }
-                Ok(found)
+                Ok(found.map(|(merchant, rate_limits)| Principal {
+                    merchant,
+                    rate_limits,
+                }))
             })
             .await?;
         if let Some(cache) = &self.cache {

@@ -83,6 +83,50 @@ pub enum AdminCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Override a merchant's rate limits (the values given; the others keep their override or
+    /// the default), or `--reset` them to the defaults. Every instance applies the change
+    /// within `AUTH_CACHE_TTL_MS` (5 s). Prints the merchant's overrides as a JSON line
+    /// (`null`: the default).
+    SetRateLimit {
+        /// Database.
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The merchant.
+        #[arg(long)]
+        merchant_id: uuid::Uuid,
+        /// The merchant's limits.
+        #[command(flatten)]
+        limits: RateLimitArgs,
+    },
+}
+
+/// The values of `admin set-rate-limit`: at least one, each at least 1.
+#[derive(Debug, Clone, clap::Args)]
+#[group(required = true, multiple = true)]
+pub struct RateLimitArgs {
+    /// Writes (authorize, capture, void, refund) per second, sustained.
+    #[arg(long, value_parser = limit_value)]
+    pub writes_per_second: Option<i32>,
+    /// Writes allowed at once (`--burst` for short).
+    #[arg(long, alias = "burst", value_parser = limit_value)]
+    pub writes_burst: Option<i32>,
+    /// Reads (get, list) per second, sustained.
+    #[arg(long, value_parser = limit_value)]
+    pub reads_per_second: Option<i32>,
+    /// Reads allowed at once.
+    #[arg(long, value_parser = limit_value)]
+    pub reads_burst: Option<i32>,
+    /// Remove every override of the merchant: back to the defaults.
+    #[arg(long, conflicts_with_all = ["writes_per_second", "writes_burst", "reads_per_second", "reads_burst"])]
+    pub reset: bool,
+}
+
+/// A rate or burst: 1 to 2^31 − 1 (the column is a PostgreSQL `integer`).
+fn limit_value(raw: &str) -> Result<i32, String> {
+    match raw.parse::<i32>() {
+        Ok(value) if value >= 1 => Ok(value),
+        _ => Err(format!("must be a whole number from 1 to {}", i32::MAX)),
+    }
 }
 
 /// Longest merchant display name in characters (the `merchants.name` check constraint).
@@ -200,17 +244,29 @@ pub struct ServeArgs {
     /// `https://shop.example,http://localhost:5173`. Empty: no cross-origin calls.
     #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
     pub cors_allowed_origins: Vec<HeaderValue>,
-    /// Requests per second allowed per merchant (sustained); 0 disables the limit.
-    #[arg(long, env = "RATE_LIMIT_PER_SECOND", default_value_t = 100)]
-    pub rate_limit_per_second: u32,
-    /// Requests per merchant allowed at once above the sustained rate (burst).
-    #[arg(long, env = "RATE_LIMIT_BURST", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
-    pub rate_limit_burst: u32,
+    /// Writes (authorize, capture, void, refund) per second allowed per merchant, sustained,
+    /// unless its override says otherwise; 0: writes are not limited by default.
+    #[arg(long, env = "RATE_LIMIT_WRITES_PER_SECOND", default_value_t = 100)]
+    pub rate_limit_writes_per_second: u32,
+    /// Writes per merchant allowed at once (the burst).
+    #[arg(long, env = "RATE_LIMIT_WRITES_BURST", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_limit_writes_burst: u32,
+    /// Reads (get, list) per second allowed per merchant, sustained, unless its override says
+    /// otherwise; 0: reads are not limited by default.
+    #[arg(long, env = "RATE_LIMIT_READS_PER_SECOND", default_value_t = 100)]
+    pub rate_limit_reads_per_second: u32,
+    /// Reads per merchant allowed at once (the burst).
+    #[arg(long, env = "RATE_LIMIT_READS_BURST", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_limit_reads_burst: u32,
     /// Redis holding the per-merchant budgets, shared by every instance: `redis://host:6379` or
     /// `rediss://` (TLS), with `:token@` or `user:password@` for AUTH. Unset: each instance
     /// keeps its own budgets in memory (N instances admit N times the limit).
     #[arg(long, env = "REDIS_URL", hide_env_values = true, value_parser = secret)]
     pub redis_url: Option<secrecy::SecretString>,
+    /// Secrets Manager secret `{"password": …}` holding Redis's AUTH token (ElastiCache's
+    /// auth token), read at start and used with `REDIS_URL` (which then carries no password).
+    #[arg(long, env = "REDIS_AUTH_SECRET_ARN", requires = "redis_url")]
+    pub redis_auth_secret_arn: Option<String>,
     /// Longest wait for one rate-limit decision from Redis, in ms; then `RATE_LIMIT_FAIL_MODE`.
     #[arg(long, env = "RATE_LIMIT_REDIS_TIMEOUT_MS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub rate_limit_redis_timeout_ms: u64,
@@ -271,6 +327,26 @@ impl ServeArgs {
         crate::auth::AuthSettings {
             cache_ttl: Duration::from_millis(self.auth_cache_ttl_ms),
             lookups_per_second: std::num::NonZeroU32::new(self.auth_lookups_per_second),
+        }
+    }
+
+    /// The default budgets of writes and reads; a rate of 0 leaves the class unlimited.
+    pub fn rate_limits(&self) -> crate::rate_limit::RateLimits {
+        let limit = |per_second, burst| {
+            std::num::NonZeroU32::new(per_second).map(|per_second| crate::rate_limit::RateLimit {
+                per_second,
+                burst: std::num::NonZeroU32::new(burst).unwrap_or(per_second),
+            })
+        };
+        crate::rate_limit::RateLimits {
+            writes: limit(
+                self.rate_limit_writes_per_second,
+                self.rate_limit_writes_burst,
+            ),
+            reads: limit(
+                self.rate_limit_reads_per_second,
+                self.rate_limit_reads_burst,
+            ),
         }
     }
 

@@ -273,7 +273,9 @@ impl ApiError {
 /// time an empty budget takes to refill), and `reset_secs` until the next unit is back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RatePolicy {
-    /// Units the budget holds (`RATE_LIMIT_BURST`).
+    /// The budget's name: `writes` or `reads` ([`crate::rate_limit::RateClass`]).
+    pub name: &'static str,
+    /// Units the budget holds (the burst).
     pub quota: u32,
     /// Seconds an empty budget takes to refill (`burst / per_second`, rounded up).
     pub window_secs: u64,

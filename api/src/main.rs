@@ -7,7 +7,6 @@ use std::time::Duration;
 use clap::Parser;
 use payment_api::config::{AdminCommand, Cli, Command, DatabaseArgs, LogFormat, ServeArgs};
 use payment_api::server::{self, ServerConfig};
-use payment_api::service::RateLimit;
 use secrecy::ExposeSecret;
 use tracing_subscriber::EnvFilter;
 
@@ -165,6 +164,17 @@ async fn admin(command: AdminCommand) -> Result<(), Failure> {
                 out.push_str(&format!("{merchant}\n"));
             }
         }
+        AdminCommand::SetRateLimit {
+            database,
+            merchant_id,
+            limits,
+        } => {
+            let mut conn = admin_connection(&database).await?;
+            let stored = admin::set_rate_limit(&mut conn, merchant_id, &limits)
+                .await
+                .map_err(failed)?;
+            out = format!("{stored}\n");
+        }
     }
     std::io::stdout()
         .lock()
@@ -223,6 +233,15 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
         .map_err(|error| (EXIT_USAGE, format!("invalid DATABASE_POOL_SIZE: {error}")))?;
     let db = payment_db::Database::new(pool, args.transaction_settings());
     let body_limit = usize::try_from(args.body_limit_bytes).unwrap_or(usize::MAX);
+    let redis_password = match &args.redis_auth_secret_arn {
+        Some(arn) => Some(
+            payment_secrets::redis_password(arn)
+                .await
+                .map(secrecy::SecretString::from)
+                .map_err(|error| (1, format!("REDIS_AUTH_SECRET_ARN: {error}")))?,
+        ),
+        None => None,
+    };
     let config = ServerConfig {
         body_limit,
         cors_allowed_origins: args.cors_allowed_origins.clone(),
@@ -234,16 +253,12 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
             .clone()
             .map(|url| payment_api::rate_limit::RedisSettings {
                 url,
+                password: redis_password.clone(),
                 key_prefix: args.rate_limit_redis_prefix.clone(),
                 timeout: Duration::from_millis(args.rate_limit_redis_timeout_ms),
                 fail_mode: args.rate_limit_fail_mode,
             }),
-        rate_limit: std::num::NonZeroU32::new(args.rate_limit_per_second).map(|per_second| {
-            RateLimit {
-                per_second,
-                burst: std::num::NonZeroU32::new(args.rate_limit_burst).unwrap_or(per_second),
-            }
-        }),
+        rate_limits: args.rate_limits(),
     };
     let router = server::router(db, &config)
         .map_err(|error| (1, format!("cannot build the server: {error}")))?;

@@ -17,14 +17,16 @@
 //!   with 503 `rate_limiter_unavailable` ([`FailMode::Closed`]). A new connection is tried on
 //!   the next request, so the limiter recovers without a restart.
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use uuid::Uuid;
 
+use payment_db::models::RateLimitOverride;
+
 use crate::error::{ApiError, RatePolicy};
-use crate::service::RateLimit;
 
 /// What a Redis-backed limiter does when Redis does not answer in time.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -41,7 +43,9 @@ pub enum FailMode {
 pub struct RedisSettings {
     /// `redis://` or `rediss://` (TLS) URL, with `user:password@` for AUTH.
     pub url: secrecy::SecretString,
-    /// Prefix of the limiter's keys (`{prefix}{merchant_id}`).
+    /// AUTH password that replaces the URL's (`REDIS_AUTH_SECRET_ARN`); `None`: the URL's.
+    pub password: Option<secrecy::SecretString>,
+    /// Prefix of the limiter's keys (`{prefix}{merchant_id}:{writes|reads}`).
     pub key_prefix: String,
     /// Longest wait for one decision.
     pub timeout: Duration,
@@ -68,40 +72,134 @@ redis.call('SET', KEYS[1], next_tat, 'PX', math.ceil((next_tat - now) / 1000) + 
 return {1, 0}
 ";
 
-type LocalLimiter = governor::DefaultKeyedRateLimiter<Uuid>;
+/// A budget: a steady rate and a burst (GCRA).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RateLimit {
+    /// Requests per second, sustained.
+    pub per_second: NonZeroU32,
+    /// Requests allowed at once.
+    pub burst: NonZeroU32,
+}
 
-/// The per-merchant limiter of one API instance.
+/// What a request does, for its budget: each merchant has one budget per class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RateClass {
+    /// Authorize, capture, void, refund.
+    Write,
+    /// Get and list payments.
+    Read,
+}
+
+impl RateClass {
+    /// The policy name in the `RateLimit-Policy` / `RateLimit` fields and the Redis key:
+    /// `writes` or `reads`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Write => "writes",
+            Self::Read => "reads",
+        }
+    }
+}
+
+/// The default budgets of every merchant (`RATE_LIMIT_WRITES_*`, `RATE_LIMIT_READS_*`);
+/// `None`: the class is not limited unless a merchant's override says so.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Writes (authorize, capture, void, refund).
+    pub writes: Option<RateLimit>,
+    /// Reads (get, list).
+    pub reads: Option<RateLimit>,
+}
+
+impl RateLimits {
+    /// The same budget for both classes.
+    pub fn both(limit: RateLimit) -> Self {
+        Self {
+            writes: Some(limit),
+            reads: Some(limit),
+        }
+    }
+
+    /// The budget of `class` for a merchant with `overrides` (`payment-api admin
+    /// set-rate-limit`): each value the override sets replaces the default; a rate set
+    /// without a burst, where there is no default burst either, allows a burst of one second
+    /// of the rate. `None`: not limited.
+    pub fn effective(&self, class: RateClass, overrides: &RateLimitOverride) -> Option<RateLimit> {
+        let (default, per_second, burst) = match class {
+            RateClass::Write => (
+                self.writes,
+                overrides.writes_per_second,
+                overrides.writes_burst,
+            ),
+            RateClass::Read => (
+                self.reads,
+                overrides.reads_per_second,
+                overrides.reads_burst,
+            ),
+        };
+        let positive = |value: Option<i32>| {
+            value
+                .and_then(|value| u32::try_from(value).ok())
+                .and_then(NonZeroU32::new)
+        };
+        let per_second = positive(per_second).or(default.map(|limit| limit.per_second))?;
+        let burst = positive(burst)
+            .or(default.map(|limit| limit.burst))
+            .unwrap_or(per_second);
+        Some(RateLimit { per_second, burst })
+    }
+}
+
+type LocalLimiter = governor::DefaultKeyedRateLimiter<(Uuid, RateClass)>;
+
+/// The per-merchant limiter of one API instance: default budgets, and where the budgets live.
+/// Cheap to clone.
 #[derive(Clone)]
-pub enum MerchantLimiter {
-    /// In-process buckets (per instance).
-    Local(Arc<LocalLimiter>, RateLimit),
-    /// One budget per merchant in Redis, shared by every instance.
+pub struct MerchantLimiter {
+    defaults: RateLimits,
+    store: Store,
+}
+
+#[derive(Clone)]
+enum Store {
+    /// In-process buckets (per instance): one `governor` limiter per distinct budget, so a
+    /// merchant whose budget changes starts a fresh bucket under the new one.
+    Local(moka::sync::Cache<RateLimit, Arc<LocalLimiter>>),
+    /// One budget per merchant and class in Redis, shared by every instance.
     Redis(Arc<RedisLimiter>),
 }
 
 impl std::fmt::Debug for MerchantLimiter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Local(..) => f.write_str("MerchantLimiter::Local"),
-            Self::Redis(_) => f.write_str("MerchantLimiter::Redis"),
-        }
+        let store = match self.store {
+            Store::Local(_) => "local",
+            Store::Redis(_) => "redis",
+        };
+        f.debug_struct("MerchantLimiter")
+            .field("defaults", &self.defaults)
+            .field("store", &store)
+            .finish()
     }
 }
 
-/// The Redis-backed limiter: a connection pool, the script and the error count.
+/// The Redis-backed store: a connection pool, the script and the error count.
 pub struct RedisLimiter {
     pool: deadpool_redis::Pool,
     script: deadpool_redis::redis::Script,
-    limit: RateLimit,
     settings: RedisSettings,
     errors: AtomicU64,
 }
 
+/// Distinct budgets the local store keeps a limiter for (defaults and overrides alike).
+const MAX_LOCAL_BUDGETS: u64 = 10_000;
+
 impl MerchantLimiter {
     /// An in-process limiter.
-    pub fn local(limit: RateLimit) -> Self {
-        let quota = governor::Quota::per_second(limit.per_second).allow_burst(limit.burst);
-        Self::Local(Arc::new(governor::RateLimiter::keyed(quota)), limit)
+    pub fn local(defaults: RateLimits) -> Self {
+        Self {
+            defaults,
+            store: Store::Local(moka::sync::Cache::new(MAX_LOCAL_BUDGETS)),
+        }
     }
 
     /// A limiter shared through Redis. Connects lazily: a Redis that is down at start is
@@ -109,9 +207,20 @@ impl MerchantLimiter {
     ///
     /// # Errors
     /// A URL the client cannot parse (scheme other than `redis`/`rediss`, bad port, …).
-    pub fn redis(limit: RateLimit, settings: RedisSettings) -> Result<Self, String> {
+    pub fn redis(defaults: RateLimits, settings: RedisSettings) -> Result<Self, String> {
+        use deadpool_redis::redis::IntoConnectionInfo;
         use secrecy::ExposeSecret;
-        let mut config = deadpool_redis::Config::from_url(settings.url.expose_secret());
+        // Parse here so a bad URL fails at start, not on the first request.
+        let mut connection: deadpool_redis::ConnectionInfo = settings
+            .url
+            .expose_secret()
+            .into_connection_info()
+            .map_err(|error| format!("REDIS_URL is not a Redis URL: {:?}", error.kind()))?
+            .into();
+        if let Some(password) = &settings.password {
+            connection.redis.password = Some(password.expose_secret().to_owned());
+        }
+        let mut config = deadpool_redis::Config::from_connection_info(connection);
         config.pool = Some(deadpool_redis::PoolConfig {
             max_size: 16,
             timeouts: deadpool_redis::Timeouts {
@@ -121,55 +230,71 @@ impl MerchantLimiter {
             },
             ..deadpool_redis::PoolConfig::default()
         });
-        // Parse here so a bad URL fails at start, not on the first request.
-        deadpool_redis::redis::Client::open(settings.url.expose_secret())
-            .map_err(|error| format!("REDIS_URL is not a Redis URL: {:?}", error.kind()))?;
         let pool = config
             .create_pool(Some(deadpool_redis::Runtime::Tokio1))
             .map_err(|_| "REDIS_URL: the connection pool could not be built".to_owned())?;
-        Ok(Self::Redis(Arc::new(RedisLimiter {
-            pool,
-            script: deadpool_redis::redis::Script::new(GCRA_SCRIPT),
-            limit,
-            settings,
-            errors: AtomicU64::new(0),
-        })))
+        Ok(Self {
+            defaults,
+            store: Store::Redis(Arc::new(RedisLimiter {
+                pool,
+                script: deadpool_redis::redis::Script::new(GCRA_SCRIPT),
+                settings,
+                errors: AtomicU64::new(0),
+            })),
+        })
     }
 
-    /// Decides one request of `merchant`.
+    /// Decides one request of class `class` by `merchant`, whose overrides are `overrides`
+    /// (read with its API key, so they change within `AUTH_CACHE_TTL_MS`).
     ///
     /// # Errors
     /// [`ApiError::RateLimited`] (429, RESOURCE_EXHAUSTED) over the budget;
     /// [`ApiError::RateLimiterUnavailable`] (503, UNAVAILABLE) when Redis does not answer
     /// within the timeout and the fail mode is [`FailMode::Closed`].
-    pub async fn check(&self, merchant: Uuid) -> Result<(), ApiError> {
-        match self {
-            Self::Local(limiter, limit) => limiter.check_key(&merchant).map_err(|not_until| {
-                use governor::clock::Clock;
-                let now = governor::clock::DefaultClock::default().now();
-                refused(*limit, not_until.wait_time_from(now))
-            }),
-            Self::Redis(limiter) => limiter.check(merchant).await,
+    pub async fn check(
+        &self,
+        merchant: Uuid,
+        class: RateClass,
+        overrides: &RateLimitOverride,
+    ) -> Result<(), ApiError> {
+        let Some(limit) = self.defaults.effective(class, overrides) else {
+            return Ok(());
+        };
+        match &self.store {
+            Store::Local(limiters) => {
+                let limiter = limiters.get_with(limit, || {
+                    let quota =
+                        governor::Quota::per_second(limit.per_second).allow_burst(limit.burst);
+                    Arc::new(governor::RateLimiter::keyed(quota))
+                });
+                limiter.check_key(&(merchant, class)).map_err(|not_until| {
+                    use governor::clock::Clock;
+                    let now = governor::clock::DefaultClock::default().now();
+                    refused(class, limit, not_until.wait_time_from(now))
+                })
+            }
+            Store::Redis(limiter) => limiter.check(merchant, class, limit).await,
         }
     }
 
     /// Decisions Redis did not answer in time (or answered with an error) since start.
     pub fn errors(&self) -> u64 {
-        match self {
-            Self::Local(..) => 0,
-            Self::Redis(limiter) => limiter.errors.load(Ordering::Relaxed),
+        match &self.store {
+            Store::Local(_) => 0,
+            Store::Redis(limiter) => limiter.errors.load(Ordering::Relaxed),
         }
     }
 }
 
 /// The 429 of a spent budget, with the policy for the `RateLimit` fields.
-fn refused(limit: RateLimit, wait: Duration) -> ApiError {
+fn refused(class: RateClass, limit: RateLimit, wait: Duration) -> ApiError {
     let (burst, rate) = (
         u64::from(limit.burst.get()),
         u64::from(limit.per_second.get()),
     );
     ApiError::RateLimited {
         policy: Some(RatePolicy {
+            name: class.as_str(),
             quota: limit.burst.get(),
             window_secs: burst.div_ceil(rate),
             reset_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
@@ -178,11 +303,17 @@ fn refused(limit: RateLimit, wait: Duration) -> ApiError {
 }
 
 impl RedisLimiter {
-    async fn check(&self, merchant: Uuid) -> Result<(), ApiError> {
-        let decision = tokio::time::timeout(self.settings.timeout, self.decide(merchant)).await;
+    async fn check(
+        &self,
+        merchant: Uuid,
+        class: RateClass,
+        limit: RateLimit,
+    ) -> Result<(), ApiError> {
+        let decision =
+            tokio::time::timeout(self.settings.timeout, self.decide(merchant, class, limit)).await;
         let failure = match decision {
             Ok(Ok(None)) => return Ok(()),
-            Ok(Ok(Some(wait))) => return Err(refused(self.limit, wait)),
+            Ok(Ok(Some(wait))) => return Err(refused(class, limit, wait)),
             Ok(Err(cause)) => cause,
             Err(_) => "timed out".to_owned(),
         };
@@ -201,19 +332,28 @@ impl RedisLimiter {
 
     /// Runs the script: `Ok(None)` admitted, `Ok(Some(wait))` refused until a unit is back in
     /// `wait`, or the kind of Redis error (never the URL).
-    async fn decide(&self, merchant: Uuid) -> Result<Option<Duration>, String> {
+    async fn decide(
+        &self,
+        merchant: Uuid,
+        class: RateClass,
+        limit: RateLimit,
+    ) -> Result<Option<Duration>, String> {
         let mut conn = self
             .pool
             .get()
             .await
             .map_err(|error| format!("no connection: {}", pool_error_kind(&error)))?;
         // At least 1 µs: above 10^6 per second the script would otherwise never advance.
-        let interval_us = (1_000_000 / u64::from(self.limit.per_second.get())).max(1);
+        let interval_us = (1_000_000 / u64::from(limit.per_second.get())).max(1);
         let (admitted, retry_after_us): (u8, u64) = self
             .script
-            .key(format!("{}{merchant}", self.settings.key_prefix))
+            .key(format!(
+                "{}{merchant}:{}",
+                self.settings.key_prefix,
+                class.as_str()
+            ))
             .arg(interval_us)
-            .arg(self.limit.burst.get())
+            .arg(limit.burst.get())
             .invoke_async(&mut *conn)
             .await
             .map_err(|error| format!("script failed: {:?}", error.kind()))?;

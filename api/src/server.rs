@@ -27,8 +27,8 @@ use crate::grpc::GrpcApi;
 use crate::grpc::status::CodecErrorLayer;
 use crate::metrics::Metrics;
 use crate::openapi::ApiDoc;
-use crate::rate_limit::MerchantLimiter;
-use crate::service::{PaymentService, RateLimit};
+use crate::rate_limit::{MerchantLimiter, RateLimits};
+use crate::service::PaymentService;
 use crate::state::AppState;
 use crate::{access, health, metrics, rest};
 
@@ -41,8 +41,9 @@ pub struct ServerConfig {
     pub cors_allowed_origins: Vec<HeaderValue>,
     /// How often the gRPC health status re-checks the database.
     pub health_interval: Duration,
-    /// Per-merchant request limit; `None` for none.
-    pub rate_limit: Option<RateLimit>,
+    /// Default per-merchant budgets of writes and reads (`None`: that class unlimited unless
+    /// a merchant's override says otherwise).
+    pub rate_limits: RateLimits,
     /// Where the per-merchant budgets live: `None` in process (per instance), `Some` in Redis
     /// (shared by every instance).
     pub redis: Option<crate::rate_limit::RedisSettings>,
@@ -53,13 +54,14 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    /// Defaults for a body limit: no CORS origins, health checked every second, no rate limit.
+    /// Defaults for a body limit: no CORS origins, health checked every second, no default
+    /// rate limits.
     pub fn new(body_limit: usize) -> Self {
         Self {
             body_limit,
             cors_allowed_origins: Vec::new(),
             health_interval: Duration::from_secs(1),
-            rate_limit: None,
+            rate_limits: RateLimits::default(),
             redis: None,
             auth: crate::auth::AuthSettings::default(),
             trusted_proxies: crate::peer::TrustedProxies::default(),
@@ -148,10 +150,9 @@ pub fn router(
     db: Database,
     config: &ServerConfig,
 ) -> Result<Router, Box<dyn std::error::Error + Send + Sync>> {
-    let limiter = match (config.rate_limit, &config.redis) {
-        (None, _) => None,
-        (Some(limit), None) => Some(MerchantLimiter::local(limit)),
-        (Some(limit), Some(redis)) => Some(MerchantLimiter::redis(limit, redis.clone())?),
+    let limiter = match &config.redis {
+        None => MerchantLimiter::local(config.rate_limits),
+        Some(redis) => MerchantLimiter::redis(config.rate_limits, redis.clone())?,
     };
     let state = AppState {
         service: PaymentService::new(

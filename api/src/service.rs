@@ -26,7 +26,7 @@ use crate::domain::lifecycle::{self, PaymentStatus};
 use crate::domain::money;
 use crate::domain::payment::{AuthorizeCommand, AuthorizeRequest, Payment};
 use crate::error::{ApiError, BusyCause};
-use crate::rate_limit::MerchantLimiter;
+use crate::rate_limit::{MerchantLimiter, RateClass};
 
 /// How many times a write's transaction runs at most when the database reports a lost race.
 pub const WRITE_ATTEMPTS: u32 = 3;
@@ -133,15 +133,6 @@ impl WriteCommand {
     }
 }
 
-/// Requests allowed per merchant: a steady rate and a burst (token bucket, GCRA).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimit {
-    /// Requests per second, sustained.
-    pub per_second: std::num::NonZeroU32,
-    /// Requests allowed at once.
-    pub burst: std::num::NonZeroU32,
-}
-
 /// Payment operations over a database (pool and transaction settings) and an acquirer.
 /// Cheap to clone.
 #[derive(Clone)]
@@ -149,7 +140,7 @@ pub struct PaymentService {
     db: Database,
     acquirer: Arc<dyn Acquirer>,
     authenticator: Arc<crate::auth::Authenticator>,
-    limiter: Option<MerchantLimiter>,
+    limiter: MerchantLimiter,
 }
 
 impl std::fmt::Debug for PaymentService {
@@ -191,12 +182,12 @@ fn check_optional_amount(amount_minor: Option<i64>) -> Result<(), ApiError> {
 }
 
 impl PaymentService {
-    /// Creates the service; `limiter` applies per merchant to every call (`None`: no limit).
+    /// Creates the service; `limiter` applies per merchant to every call.
     pub fn new(
         db: Database,
         acquirer: Arc<dyn Acquirer>,
         auth: crate::auth::AuthSettings,
-        limiter: Option<MerchantLimiter>,
+        limiter: MerchantLimiter,
     ) -> Self {
         Self {
             db,
@@ -207,32 +198,33 @@ impl PaymentService {
     }
 
     /// Authenticates an `Authorization` header value sent from `client` (its lookups are
-    /// cached and limited per client, [`crate::auth::Authenticator`]) and applies the
-    /// merchant's rate limit; both surfaces call this first.
+    /// cached and limited per client, [`crate::auth::Authenticator`]) and spends one unit of
+    /// the merchant's `class` budget ([`MerchantLimiter`]); both surfaces call this first.
     ///
     /// # Errors
     /// [`ApiError::Unauthenticated`], [`ApiError::RateLimited`] (HTTP 429, RESOURCE_EXHAUSTED:
-    /// the merchant's rate, or the client's lookup budget), [`ApiError::DatabaseUnavailable`],
+    /// the merchant's budget, or the client's lookup budget), [`ApiError::DatabaseUnavailable`],
     /// [`ApiError::RateLimiterUnavailable`] (Redis down and the limiter set to fail closed).
     pub async fn authenticate(
         &self,
         header: Option<&[u8]>,
         client: crate::peer::ClientAddr,
+        class: RateClass,
     ) -> Result<Uuid, ApiError> {
-        let merchant = self
+        let principal = self
             .authenticator
             .authenticate(&self.db, header, client.0)
             .await?;
-        crate::access::record_merchant(merchant);
-        if let Some(limiter) = &self.limiter {
-            limiter.check(merchant).await?;
-        }
-        Ok(merchant)
+        crate::access::record_merchant(principal.merchant);
+        self.limiter
+            .check(principal.merchant, class, &principal.rate_limits)
+            .await?;
+        Ok(principal.merchant)
     }
 
     /// Rate-limit decisions the shared limiter (Redis) could not take in time since start.
     pub fn rate_limiter_errors(&self) -> u64 {
-        self.limiter.as_ref().map_or(0, MerchantLimiter::errors)
+        self.limiter.errors()
     }
 
     /// Database lookups of API keys made so far (cache misses that passed the limit).

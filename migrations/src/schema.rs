@@ -39,6 +39,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    merchant_rate_limits (merchant_id) {
+        merchant_id -> Uuid,
+        writes_per_second -> Nullable<Int4>,
+        writes_burst -> Nullable<Int4>,
+        reads_per_second -> Nullable<Int4>,
+        reads_burst -> Nullable<Int4>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     merchants (id) {
         id -> Uuid,
         name -> Text,
@@ -103,12 +114,14 @@ diesel::joinable!(idempotency_records -> merchants (merchant_id));
 diesel::joinable!(idempotency_records -> payments (payment_id));
 diesel::joinable!(ledger_entries -> merchants (merchant_id));
 diesel::joinable!(ledger_entries -> payments (payment_id));
+diesel::joinable!(merchant_rate_limits -> merchants (merchant_id));
 diesel::joinable!(payments -> merchants (merchant_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     idempotency_records,
     ledger_entries,
+    merchant_rate_limits,
     merchants,
     outbox_events,
     outbox_pending,

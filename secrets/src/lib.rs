@@ -8,6 +8,7 @@
 //!   `DATABASE_SECRET_ARN`), with the libpq TLS parameters `DATABASE_SSLMODE` and
 //!   `DATABASE_SSLROOTCERT`.
 //! - [`kafka_sasl`]: the relay's SASL/SCRAM username and password from a secret.
+//! - [`redis_password`]: the AUTH token of the API's rate-limit Redis from a secret.
 //!
 //! This crate knows where credentials come from, never what they unlock: connecting (and
 //! recognising a refused password by its SQLSTATE) belongs to `payment-db`.
@@ -52,6 +53,19 @@ pub async fn kafka_sasl(
         username: secret_manager_field(&secret, secret_id, "username")?,
         password: secret_manager_field(&secret, secret_id, "password")?,
     })
+}
+
+/// The AUTH password of the rate limiter's Redis (ElastiCache's auth token) in the secret
+/// `secret_id` (the API's `REDIS_AUTH_SECRET_ARN`), a JSON object `{"password": …}`, from the
+/// process-wide cache.
+///
+/// # Errors
+/// When the secret cannot be read or lacks `password`.
+pub async fn redis_password(secret_id: &str) -> Result<String, SecretError> {
+    let secret = SecretsManager::shared()
+        .json(secret_id, Freshness::Cached)
+        .await?;
+    secret_manager_field(&secret, secret_id, "password")
 }
 
 /// The string field `key` of a JSON secret.

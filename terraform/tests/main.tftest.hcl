@@ -7,6 +7,11 @@ mock_provider "aws" {
     defaults = { name = "eu-west-1" }
   }
 
+  # What Secrets Manager would generate: 64 letters and digits (exclude_punctuation).
+  mock_data "aws_secretsmanager_random_password" {
+    defaults = { random_password = "Tk3nA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0U1v2W3x4Y5z6A7b8C9d0" }
+  }
+
   mock_data "aws_ecr_image" {
     defaults = { image_digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" }
   }
@@ -71,6 +76,14 @@ mock_provider "aws" {
 
   mock_resource "aws_lb_listener" {
     defaults = { arn = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/payment-service/0123456789abcdef/0123456789abcdef" }
+  }
+
+  mock_resource "aws_secretsmanager_secret" {
+    defaults = { arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:payment-service-rate-limit-cache-auth-AbCdEf" }
+  }
+
+  mock_resource "aws_elasticache_replication_group" {
+    defaults = { primary_endpoint_address = "master.payment-service-rate-limits.abcdef.euw1.cache.amazonaws.com" }
   }
 
   mock_resource "aws_ecs_task_definition" {
@@ -153,8 +166,8 @@ run "sasl_scram_relay_reads_and_decrypts_only_its_secrets" {
   }
 
   assert {
-    condition     = [for s in jsondecode(aws_iam_role_policy.api.policy).Statement : s.Sid] == ["ReadDatabaseSecret", "WriteOwnLogs", "VpcNetworkInterfaces"]
-    error_message = "The API (and ops) role reads only the database secret."
+    condition     = [for s in jsondecode(aws_iam_role_policy.api.policy).Statement : s.Sid] == ["ReadDatabaseSecret", "ReadRateLimitCacheSecret", "WriteOwnLogs", "VpcNetworkInterfaces"]
+    error_message = "The API (and ops) role reads only the database secret and the rate-limit cache's token."
   }
 
   assert {
@@ -380,6 +393,114 @@ run "database_over_verified_tls_with_a_secret_read_at_run_time" {
   }
 }
 
+# --- Rate limits: the shared cache -----------------------------------------------------------
+
+run "rate_limits_live_in_a_private_tls_cache_that_only_the_api_reaches" {
+  command = apply
+
+  variables {
+    enable_ecs_grpc     = true
+    acm_certificate_arn = "arn:aws:acm:eu-west-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
+  }
+
+  assert {
+    condition = (
+      aws_elasticache_replication_group.rate_limits[0].engine == "valkey" &&
+      aws_elasticache_replication_group.rate_limits[0].transit_encryption_enabled &&
+      aws_elasticache_replication_group.rate_limits[0].transit_encryption_mode == "required" &&
+      aws_elasticache_replication_group.rate_limits[0].at_rest_encryption_enabled &&
+      aws_elasticache_replication_group.rate_limits[0].automatic_failover_enabled &&
+      aws_elasticache_replication_group.rate_limits[0].num_cache_clusters == 2
+    )
+    error_message = "Valkey with TLS required in transit, encryption at rest, and a replica to fail over to."
+  }
+
+  assert {
+    condition     = toset(aws_elasticache_subnet_group.rate_limits[0].subnet_ids) == toset(var.private_subnet_ids) && aws_elasticache_replication_group.rate_limits[0].subnet_group_name == aws_elasticache_subnet_group.rate_limits[0].name
+    error_message = "The cache lives in the private subnets."
+  }
+
+  assert {
+    condition     = aws_elasticache_replication_group.rate_limits[0].auth_token == jsondecode(aws_secretsmanager_secret_version.cache_auth[0].secret_string).password && length(aws_elasticache_replication_group.rate_limits[0].auth_token) == 64
+    error_message = "AUTH with the 64-character token stored in Secrets Manager."
+  }
+
+  assert {
+    condition = (
+      aws_elasticache_replication_group.rate_limits[0].security_group_ids == toset([aws_security_group.cache[0].id]) &&
+      length(aws_vpc_security_group_ingress_rule.cache_from_api) == 1 &&
+      aws_vpc_security_group_ingress_rule.cache_from_api[0].referenced_security_group_id == aws_security_group.api.id &&
+      aws_vpc_security_group_ingress_rule.cache_from_api[0].from_port == 6379 &&
+      aws_vpc_security_group_ingress_rule.cache_from_api[0].to_port == 6379 &&
+      aws_vpc_security_group_ingress_rule.cache_from_api[0].cidr_ipv4 == null
+    )
+    error_message = "The cache admits port 6379 from the API's security group and nothing else."
+  }
+
+  assert {
+    condition = (
+      contains(aws_lambda_function.api.vpc_config[0].security_group_ids, aws_security_group.api.id) &&
+      contains(aws_ecs_service.api[0].network_configuration[0].security_groups, aws_security_group.api.id) &&
+      !contains(aws_lambda_function.relay.vpc_config[0].security_group_ids, aws_security_group.api.id) &&
+      !contains(aws_lambda_function.ops.vpc_config[0].security_group_ids, aws_security_group.api.id)
+    )
+    error_message = "Only the API (Lambda and ECS tasks) carries the group the cache admits."
+  }
+
+  assert {
+    condition = alltrue([for env in [
+      aws_lambda_function.api.environment[0].variables,
+      { for e in jsondecode(aws_ecs_task_definition.api[0].container_definitions)[0].environment : e.name => e.value },
+      ] :
+      env["REDIS_URL"] == "rediss://master.payment-service-rate-limits.abcdef.euw1.cache.amazonaws.com:6379" &&
+      env["REDIS_AUTH_SECRET_ARN"] == aws_secretsmanager_secret.cache_auth[0].arn &&
+      env["RATE_LIMIT_FAIL_MODE"] == "open"
+    ])
+    error_message = "The API Lambda and the ECS task reach the cache over TLS, without credentials in the URL, and read the token from its secret."
+  }
+
+  assert {
+    condition = alltrue([for policy in [aws_iam_role_policy.api.policy, aws_iam_role_policy.ecs_task[0].policy] :
+      one([for s in jsondecode(policy).Statement : s if s.Sid == "ReadRateLimitCacheSecret"]) == {
+        Sid = "ReadRateLimitCacheSecret", Effect = "Allow", Action = ["secretsmanager:GetSecretValue"], Resource = [aws_secretsmanager_secret.cache_auth[0].arn]
+    }])
+    error_message = "The API roles read exactly the cache's token secret."
+  }
+
+  assert {
+    condition     = length([for s in jsondecode(aws_iam_role_policy.relay.policy).Statement : s if s.Sid == "ReadRateLimitCacheSecret"]) == 0 && !contains(keys(aws_lambda_function.relay.environment[0].variables), "REDIS_URL")
+    error_message = "The relay neither reads the token nor knows the cache."
+  }
+}
+
+run "without_the_cache_each_instance_limits_alone" {
+  command = plan
+
+  variables {
+    rate_limit_cache = false
+  }
+
+  assert {
+    condition     = length(aws_elasticache_replication_group.rate_limits) == 0 && length(aws_secretsmanager_secret.cache_auth) == 0 && !contains(keys(aws_lambda_function.api.environment[0].variables), "REDIS_URL")
+    error_message = "rate_limit_cache = false: no cache, no secret, no REDIS_URL."
+  }
+
+  assert {
+    condition     = [for s in jsondecode(aws_iam_role_policy.api.policy).Statement : s.Sid] == ["ReadDatabaseSecret", "WriteOwnLogs", "VpcNetworkInterfaces"]
+    error_message = "Without the cache the API role reads only the database secret."
+  }
+}
+
+run "a_rate_limit_fail_mode_other_than_open_or_closed_is_refused" {
+  command = plan
+
+  variables {
+    rate_limit_fail_mode = "maybe"
+  }
+
+  expect_failures = [var.rate_limit_fail_mode]
+}
+
 # --- Scheduling -------------------------------------------------------------------------------
 
 run "relay_runs_on_the_schedule_one_at_a_time_within_its_period" {
@@ -540,8 +661,8 @@ run "native_grpc_on_ecs_reads_the_secret_itself_and_reaches_aws_through_endpoint
   }
 
   assert {
-    condition     = [for s in jsondecode(aws_iam_role_policy.ecs_task[0].policy).Statement : s.Sid] == ["ReadDatabaseSecret"]
-    error_message = "The task role reads the database secret, nothing else."
+    condition     = [for s in jsondecode(aws_iam_role_policy.ecs_task[0].policy).Statement : s.Sid] == ["ReadDatabaseSecret", "ReadRateLimitCacheSecret"]
+    error_message = "The task role reads the database secret and the rate-limit cache's token, nothing else."
   }
 
   assert {

@@ -72,7 +72,7 @@ pub async fn start_api(database_url: &str) -> anyhow::Result<ApiProcess> {
     start_api_with(database_url, &[]).await
 }
 
-/// [`start_api`] with extra environment variables.
+/// [`start_api`] with extra environment variables (they override the defaults above).
 ///
 /// # Errors
 /// As [`start_api`].
@@ -83,11 +83,13 @@ pub async fn start_api_with(
     let port = free_port()?;
     let child = Command::new(binary("payment-api")?)
         .args(["serve", "--listen-addr", &format!("127.0.0.1:{port}")])
-        .envs(env.iter().copied())
         .env("DATABASE_URL", database_url)
         .env("RUST_LOG", "warn")
-        // The workload is one client sending as fast as it can; production limits do not apply.
-        .env("RATE_LIMIT_PER_SECOND", "0")
+        // The workload is one client sending as fast as it can; production limits do not apply
+        // (unless `env` sets them: it comes last).
+        .env("RATE_LIMIT_WRITES_PER_SECOND", "0")
+        .env("RATE_LIMIT_READS_PER_SECOND", "0")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .spawn()?;
     let api = ApiProcess {

@@ -15,6 +15,7 @@ use crate::domain::idempotency;
 use crate::domain::lifecycle::PaymentStatus;
 use crate::domain::payment::{self, AuthorizeRequest, Payment};
 use crate::error::ApiError;
+use crate::rate_limit::RateClass;
 use crate::service::{PaymentService, WriteContext, WriteOutcome};
 use crate::trace;
 
@@ -30,7 +31,8 @@ impl GrpcApi {
         Self { service }
     }
 
-    async fn merchant<T>(&self, request: &Request<T>) -> Result<Uuid, ApiError> {
+    /// Authenticates the call and spends one unit of the merchant's `class` budget.
+    async fn merchant<T>(&self, request: &Request<T>, class: RateClass) -> Result<Uuid, ApiError> {
         let header = request
             .metadata()
             .get("authorization")
@@ -40,11 +42,11 @@ impl GrpcApi {
             .get::<crate::peer::ClientAddr>()
             .copied()
             .unwrap_or(crate::peer::ClientAddr(None));
-        self.service.authenticate(header, client).await
+        self.service.authenticate(header, client, class).await
     }
 
     async fn write_context<T>(&self, request: &Request<T>) -> Result<WriteContext, ApiError> {
-        let merchant_id = self.merchant(request).await?;
+        let merchant_id = self.merchant(request, RateClass::Write).await?;
         let metadata = |name: &str| request.metadata().get(name).map(|value| value.as_bytes());
         WriteContext::from_raw(
             merchant_id,
@@ -152,7 +154,7 @@ impl PaymentServiceRpc for GrpcApi {
         &self,
         request: Request<pb::GetPaymentRequest>,
     ) -> Result<Response<pb::Payment>, Status> {
-        let merchant = self.merchant(&request).await?;
+        let merchant = self.merchant(&request, RateClass::Read).await?;
         let payment = self
             .service
             .get(merchant, &request.get_ref().payment_id)
@@ -164,7 +166,7 @@ impl PaymentServiceRpc for GrpcApi {
         &self,
         request: Request<pb::ListPaymentsRequest>,
     ) -> Result<Response<pb::ListPaymentsResponse>, Status> {
-        let merchant = self.merchant(&request).await?;
+        let merchant = self.merchant(&request, RateClass::Read).await?;
         let body = request.into_inner();
         let page = self
             .service

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::domain::idempotency;
 use crate::error::ApiError;
+use crate::rate_limit::RateClass;
 use crate::service::WriteContext;
 use crate::state::AppState;
 use crate::trace;
@@ -17,7 +18,8 @@ use crate::trace;
 /// Longest field path put in an error, in characters.
 const MAX_FIELD_PATH_CHARS: usize = 100;
 
-/// The authenticated merchant (`Authorization: Bearer <key>`).
+/// The authenticated merchant (`Authorization: Bearer <key>`) of a read: one unit of its
+/// `reads` budget is spent.
 #[derive(Debug, Clone, Copy)]
 pub struct Merchant(pub Uuid);
 
@@ -28,22 +30,23 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let state = AppState::from_ref(state);
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .map(|value| value.as_bytes());
-        let client = parts
-            .extensions
-            .get::<crate::peer::ClientAddr>()
-            .copied()
-            .unwrap_or(crate::peer::ClientAddr(None));
-        state
-            .service
-            .authenticate(header, client)
+        authenticate(parts, &AppState::from_ref(state), RateClass::Read)
             .await
             .map(Merchant)
     }
+}
+
+async fn authenticate(parts: &Parts, state: &AppState, class: RateClass) -> Result<Uuid, ApiError> {
+    let header = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .map(|value| value.as_bytes());
+    let client = parts
+        .extensions
+        .get::<crate::peer::ClientAddr>()
+        .copied()
+        .unwrap_or(crate::peer::ClientAddr(None));
+    state.service.authenticate(header, client, class).await
 }
 
 /// The `{id}` segment of a payment path. A segment that is not valid percent-encoded UTF-8
@@ -69,7 +72,8 @@ impl<S: Send + Sync> FromRequestParts<S> for PaymentIdPath {
 }
 
 /// The context of a write: the authenticated merchant (checked first, so a bad key is 401
-/// before anything else), then `Idempotency-Key` (optional) and `traceparent`.
+/// before anything else; one unit of its `writes` budget is spent), then `Idempotency-Key`
+/// (optional) and `traceparent`.
 #[derive(Debug, Clone)]
 pub struct Write(pub WriteContext);
 
@@ -80,7 +84,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let Merchant(merchant_id) = Merchant::from_request_parts(parts, state).await?;
+        let merchant_id = authenticate(parts, &AppState::from_ref(state), RateClass::Write).await?;
         let header = |name: &str| parts.headers.get(name).map(|value| value.as_bytes());
         WriteContext::from_raw(
             merchant_id,

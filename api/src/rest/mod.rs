@@ -157,8 +157,8 @@ enum WriteErrors {
         content_type = "application/problem+json",
         headers(
             ("Retry-After" = u64, description = "Seconds to wait before retrying"),
-            ("RateLimit-Policy" = Option<String>, description = "The merchant's budget (draft-ietf-httpapi-ratelimit-headers), e.g. `\"merchant\";q=200;w=2`: `q` units (the burst) refilled in `w` seconds"),
-            ("RateLimit" = Option<String>, description = "What is left of it, e.g. `\"merchant\";r=0;t=1`: `r` units now, the next one in `t` seconds")
+            ("RateLimit-Policy" = Option<String>, description = "The merchant's budget of this class of call (draft-ietf-httpapi-ratelimit-headers), e.g. `\"writes\";q=200;w=2`: `q` units (the burst) refilled in `w` seconds; the classes are `writes` (authorize, capture, void, refund) and `reads` (get, list)"),
+            ("RateLimit" = Option<String>, description = "What is left of it, e.g. `\"writes\";r=0;t=1`: `r` units now, the next one in `t` seconds")
         )
     )]
     Status429(Problem),
@@ -214,8 +214,8 @@ enum ReadErrors {
         content_type = "application/problem+json",
         headers(
             ("Retry-After" = u64, description = "Seconds to wait before retrying"),
-            ("RateLimit-Policy" = Option<String>, description = "The merchant's budget (draft-ietf-httpapi-ratelimit-headers), e.g. `\"merchant\";q=200;w=2`: `q` units (the burst) refilled in `w` seconds"),
-            ("RateLimit" = Option<String>, description = "What is left of it, e.g. `\"merchant\";r=0;t=1`: `r` units now, the next one in `t` seconds")
+            ("RateLimit-Policy" = Option<String>, description = "The merchant's budget of this class of call (draft-ietf-httpapi-ratelimit-headers), e.g. `\"writes\";q=200;w=2`: `q` units (the burst) refilled in `w` seconds; the classes are `writes` (authorize, capture, void, refund) and `reads` (get, list)"),
+            ("RateLimit" = Option<String>, description = "What is left of it, e.g. `\"writes\";r=0;t=1`: `r` units now, the next one in `t` seconds")
         )
     )]
     Status429(Problem),

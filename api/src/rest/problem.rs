@@ -65,11 +65,14 @@ impl IntoResponse for ApiError {
             let fields = [
                 (
                     "ratelimit-policy",
-                    format!("\"merchant\";q={};w={}", policy.quota, policy.window_secs),
+                    format!(
+                        "\"{}\";q={};w={}",
+                        policy.name, policy.quota, policy.window_secs
+                    ),
                 ),
                 (
                     "ratelimit",
-                    format!("\"merchant\";r=0;t={}", policy.reset_secs.max(1)),
+                    format!("\"{}\";r=0;t={}", policy.name, policy.reset_secs.max(1)),
                 ),
             ];
             for (name, value) in fields {

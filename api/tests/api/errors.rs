@@ -204,12 +204,12 @@ async fn grpc_errors_carry_error_info_and_field_violations() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_merchant_over_its_rate_limit_gets_429_and_resource_exhausted() {
     use std::num::NonZeroU32;
-    let limit = payment_api::service::RateLimit {
+    let limit = payment_api::rate_limit::RateLimit {
         per_second: NonZeroU32::new(1).unwrap(),
         burst: NonZeroU32::new(3).unwrap(),
     };
     let app = TestApp::spawn_with(Options {
-        rate_limit: Some(limit),
+        rate_limits: payment_api::rate_limit::RateLimits::both(limit),
         ..Options::default()
     })
     .await;
@@ -236,11 +236,8 @@ async fn a_merchant_over_its_rate_limit_gets_429_and_resource_exhausted() {
     assert_eq!(limited.status(), 429);
     assert_eq!(limited.headers()["retry-after"], "1");
     // draft-ietf-httpapi-ratelimit-headers: 3 units that take 3 s to refill; none left.
-    assert_eq!(
-        limited.headers()["ratelimit-policy"],
-        "\"merchant\";q=3;w=3"
-    );
-    assert_eq!(limited.headers()["ratelimit"], "\"merchant\";r=0;t=1");
+    assert_eq!(limited.headers()["ratelimit-policy"], "\"writes\";q=3;w=3");
+    assert_eq!(limited.headers()["ratelimit"], "\"writes\";r=0;t=1");
     assert_eq!(problem(limited).await["code"], "rate_limited");
     let status = app
         .grpc

@@ -30,7 +30,8 @@ pub struct Options {
     pub pool_size: usize,
     pub body_limit: usize,
     pub database_timeout: Duration,
-    pub rate_limit: Option<payment_api::service::RateLimit>,
+    /// Default budgets (none: unlimited unless a merchant's override says otherwise).
+    pub rate_limits: payment_api::rate_limit::RateLimits,
     /// Budgets in Redis instead of in process.
     pub redis: Option<payment_api::rate_limit::RedisSettings>,
     /// Serve through connections over `sslmode=verify-full` (see [`verify_full_url`]), whatever
@@ -48,7 +49,7 @@ impl Default for Options {
             pool_size: 8,
             body_limit: TEST_BODY_LIMIT,
             database_timeout: Duration::from_millis(1500),
-            rate_limit: None,
+            rate_limits: payment_api::rate_limit::RateLimits::default(),
             redis: None,
             tls: false,
             transaction: payment_db::TransactionSettings {
@@ -139,7 +140,7 @@ impl TestApp {
             body_limit: options.body_limit,
             cors_allowed_origins: vec![ALLOWED_ORIGIN.parse().unwrap()],
             health_interval: Duration::from_millis(100),
-            rate_limit: options.rate_limit,
+            rate_limits: options.rate_limits,
             redis: options.redis.clone(),
             auth: options.auth,
             trusted_proxies: payment_api::peer::TrustedProxies::default(),
@@ -176,6 +177,17 @@ impl TestApp {
         AsyncPgConnection::establish(&self.database_url)
             .await
             .unwrap()
+    }
+
+    /// Runs `payment-api admin ARGS` against this app's database.
+    pub fn admin(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_payment-api"))
+            .arg("admin")
+            .args(args)
+            .env("DATABASE_URL", &self.database_url)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap_or_else(|e| panic!("payment-api admin: {e}"))
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -394,6 +406,19 @@ pub fn authorize_message(
 struct Scalar {
     #[diesel(sql_type = BigInt)]
     value: i64,
+}
+
+/// The JSON lines a successful command printed.
+pub fn json_lines(output: &std::process::Output) -> Vec<Value> {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON: {line}: {e}")))
+        .collect()
 }
 
 pub async fn scalar(conn: &mut AsyncPgConnection, sql: &str) -> i64 {

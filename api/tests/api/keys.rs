@@ -2,32 +2,9 @@
 //! `list-merchants`. Several keys of a merchant work at once (rotation without downtime); a
 //! revoked key is refused within the auth cache TTL (5 s); listings never show a key.
 
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use crate::harness::*;
-
-fn admin(app: &TestApp, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_payment-api"))
-        .arg("admin")
-        .args(args)
-        .env("DATABASE_URL", &app.database_url)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap()
-}
-
-fn lines(output: &Output) -> Vec<serde_json::Value> {
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn keys_rotate_without_downtime_and_a_revoked_key_is_refused_within_the_ttl() {
@@ -35,7 +12,7 @@ async fn keys_rotate_without_downtime_and_a_revoked_key_is_refused_within_the_tt
     let merchant = app.merchant_id.to_string();
     let id = app.authorized_id(500, "USD").await;
 
-    let created = admin(&app, &["create-key", "--merchant-id", &merchant]);
+    let created = app.admin(&["create-key", "--merchant-id", &merchant]);
     assert!(created.status.success());
     let stdout = String::from_utf8_lossy(&created.stdout).into_owned();
     let field = |name: &str| {
@@ -50,7 +27,7 @@ async fn keys_rotate_without_downtime_and_a_revoked_key_is_refused_within_the_tt
     let last_used = |keys: &[serde_json::Value], key_id: &str| {
         keys.iter().find(|key| key["key_id"] == key_id).unwrap()["last_used_at"].clone()
     };
-    let before = lines(&admin(&app, &["list-keys", "--merchant-id", &merchant]));
+    let before = json_lines(&app.admin(&["list-keys", "--merchant-id", &merchant]));
     assert!(
         last_used(&before, &new_id).is_null(),
         "never used: {before:?}"
@@ -61,7 +38,7 @@ async fn keys_rotate_without_downtime_and_a_revoked_key_is_refused_within_the_tt
     // Each lookup records `last_used_at` in the background.
     let started = Instant::now();
     loop {
-        let keys = lines(&admin(&app, &["list-keys", "--merchant-id", &merchant]));
+        let keys = json_lines(&app.admin(&["list-keys", "--merchant-id", &merchant]));
         if keys.iter().all(|key| key["last_used_at"].is_string()) {
             for key in &keys {
                 assert!(
@@ -75,7 +52,7 @@ async fn keys_rotate_without_downtime_and_a_revoked_key_is_refused_within_the_tt
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    let keys = lines(&admin(&app, &["list-keys", "--merchant-id", &merchant]));
+    let keys = json_lines(&app.admin(&["list-keys", "--merchant-id", &merchant]));
     assert_eq!(keys.len(), 2);
     let listed = serde_json::to_string(&keys).unwrap();
     assert!(!listed.contains(&app.api_key[3..]) && !listed.contains(&new_key[3..]));
@@ -90,7 +67,7 @@ async fn keys_rotate_without_downtime_and_a_revoked_key_is_refused_within_the_tt
         .unwrap()
         .to_owned();
 
-    let revoked = lines(&admin(&app, &["revoke-key", "--key-id", &old_id]));
+    let revoked = json_lines(&app.admin(&["revoke-key", "--key-id", &old_id]));
     assert!(revoked[0]["revoked_at"].is_string());
     let started = Instant::now();
     while app.get_status_as(&app.api_key, &id).await != 401 {
@@ -102,10 +79,10 @@ async fn keys_rotate_without_downtime_and_a_revoked_key_is_refused_within_the_tt
     }
     assert_eq!(app.get_status_as(&new_key, &id).await, 200);
     // Revoking again keeps the first revocation time.
-    let again = lines(&admin(&app, &["revoke-key", "--key-id", &old_id]));
+    let again = json_lines(&app.admin(&["revoke-key", "--key-id", &old_id]));
     assert_eq!(again[0]["revoked_at"], revoked[0]["revoked_at"]);
 
-    let merchants = lines(&admin(&app, &["list-merchants"]));
+    let merchants = json_lines(&app.admin(&["list-merchants"]));
     let mine = merchants
         .iter()
         .find(|m| m["merchant_id"] == merchant.as_str())
@@ -119,14 +96,14 @@ async fn keys_rotate_without_downtime_and_a_revoked_key_is_refused_within_the_tt
         &["list-keys", "--merchant-id", &unknown],
         &["revoke-key", "--key-id", &unknown],
     ] {
-        let output = admin(&app, args);
+        let output = app.admin(args);
         assert_eq!(output.status.code(), Some(1), "{args:?}");
         assert!(
             String::from_utf8_lossy(&output.stderr).contains(&unknown),
             "{args:?}"
         );
     }
-    let output = admin(&app, &["create-key", "--merchant-id", "not-a-uuid"]);
+    let output = app.admin(&["create-key", "--merchant-id", "not-a-uuid"]);
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(app.count("api_keys").await, 2);
 }

@@ -5,7 +5,8 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use crate::schema::api_keys;
+use crate::models::RateLimitOverride;
+use crate::schema::{api_keys, merchant_rate_limits};
 
 /// An API key row. The key itself is never stored, only its SHA-256.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -55,18 +56,32 @@ impl NewApiKey<'_> {
     }
 }
 
-/// Returns the merchant owning the active (not revoked) key with this hash, if any.
+/// Returns the merchant owning the active (not revoked) key with this hash, if any, with the
+/// merchant's rate-limit overrides (all `None` when it has none). One indexed read.
 ///
 /// # Errors
 /// Database errors.
 pub async fn find_active_merchant(
     conn: &mut AsyncPgConnection,
     key_hash: &[u8],
-) -> QueryResult<Option<Uuid>> {
+) -> QueryResult<Option<(Uuid, RateLimitOverride)>> {
+    use merchant_rate_limits as limits;
     api_keys::table
+        .left_join(
+            merchant_rate_limits::table
+                .on(merchant_rate_limits::merchant_id.eq(api_keys::merchant_id)),
+        )
         .filter(api_keys::key_hash.eq(key_hash))
         .filter(api_keys::revoked_at.is_null())
-        .select(api_keys::merchant_id)
+        .select((
+            api_keys::merchant_id,
+            (
+                limits::writes_per_second.nullable(),
+                limits::writes_burst.nullable(),
+                limits::reads_per_second.nullable(),
+                limits::reads_burst.nullable(),
+            ),
+        ))
         .first(conn)
         .await
         .optional()

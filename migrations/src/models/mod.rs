@@ -9,6 +9,7 @@ pub mod api_key;
 pub mod idempotency_record;
 pub mod ledger_entry;
 pub mod merchant;
+pub mod merchant_rate_limit;
 pub mod outbox_event;
 pub mod payment;
 
@@ -16,5 +17,6 @@ pub use api_key::{ApiKey, NewApiKey};
 pub use idempotency_record::{IdempotencyRecord, NewIdempotencyRecord};
 pub use ledger_entry::{LedgerEntry, NewLedgerEntry};
 pub use merchant::{Merchant, NewMerchant};
+pub use merchant_rate_limit::{MerchantRateLimit, RateLimitOverride};
 pub use outbox_event::{NewOutboxEvent, OutboxEvent};
 pub use payment::{NewPayment, Payment, PaymentChange};

@@ -4,7 +4,8 @@
 //!   (throughput, p50/p99/p99.9 latency), and pgbench running the same SQL the authorize request
 //!   issues at the same concurrency: API ÷ pgbench. Also start-to-ready time and idle RSS.
 //! - **Ways to the database:** `Authorize` at 1 and 8 clients direct, direct in transaction-
-//!   pooler mode, through PgBouncer in transaction mode and over verify-full TLS: ÷ direct.
+//!   pooler mode, through PgBouncer in transaction mode and over verify-full TLS, and with the
+//!   per-merchant rate limiter on (in process, in Redis): ÷ direct.
 //! - **Relay:** a preloaded backlog drained by one and by two `relay-job` processes (events/s),
 //!   against two limits measured in the same run with the same data: (a) raw produce rate with the
 //!   relay's producer settings, (b) raw PostgreSQL rate of the relay's claim and mark queries.
@@ -70,6 +71,10 @@ struct Args {
     /// one); without it the pooler rows are left out.
     #[arg(long, env = "TEST_PGBOUNCER_PORT")]
     pgbouncer_port: Option<u16>,
+    /// Redis for the shared rate limiter's row (`scripts/bench` starts a `redis-server`);
+    /// without it that row is left out.
+    #[arg(long, env = "TEST_REDIS_URL")]
+    redis_url: Option<String>,
     /// Concurrency levels of the database-path steps.
     #[arg(long, value_delimiter = ',', default_value = "1,8")]
     path_concurrency: Vec<usize>,
@@ -355,8 +360,9 @@ async fn bench_api(args: &Args) -> anyhow::Result<Value> {
 
 /// `Authorize` over each way to the database: direct (session mode, the other steps' way), direct
 /// in transaction-pooler mode (the mode's own cost: no cached prepared statements), through
-/// PgBouncer in transaction mode, and over `sslmode=verify-full` TLS. One server per path, on
-/// one database.
+/// PgBouncer in transaction mode, and over `sslmode=verify-full` TLS; then direct with the
+/// per-merchant rate limiter on, in process and in Redis (the other rows run without it). One
+/// server per path, on one database.
 async fn bench_paths(args: &Args) -> anyhow::Result<Value> {
     let url = fresh_database(&args.admin_url, "bench_paths").await?;
     let key = stack::migrated_with_merchant(&url, "Bench")?.api_key;
@@ -373,57 +379,99 @@ async fn bench_paths(args: &Args) -> anyhow::Result<Value> {
     .await?
     .value;
     let name = url.rsplit('/').next().unwrap_or("bench_paths").to_owned();
+    let path = |label: &'static str, url: &str, mode: &'static str, surfaces: &[Surface]| Path {
+        label,
+        url: url.to_owned(),
+        env: vec![("DATABASE_POOL_MODE", mode.to_owned())],
+        surfaces: surfaces.to_vec(),
+    };
     let mut paths = vec![
-        ("direct", url.clone(), "session", vec![Surface::Grpc]),
-        (
+        path("direct", &url, "session", &[Surface::Grpc]),
+        path(
             "direct, transaction mode",
-            url.clone(),
+            &url,
             "transaction",
-            vec![Surface::Grpc],
+            &[Surface::Grpc],
         ),
-        (
+        path(
             "verify-full TLS",
-            format!(
+            &format!(
                 "{}?sslmode=verify-full&sslrootcert={certificate}",
                 url.replace("127.0.0.1", "localhost")
             ),
             "session",
-            vec![Surface::Grpc],
+            &[Surface::Grpc],
         ),
     ];
     if let Some(port) = args.pgbouncer_port {
-        paths.push((
+        paths.push(path(
             "PgBouncer, transaction mode",
-            format!("postgres://postgres@127.0.0.1:{port}/{name}"),
+            &format!("postgres://postgres@127.0.0.1:{port}/{name}"),
             "transaction",
-            vec![Surface::Grpc, Surface::Rest],
+            &[Surface::Grpc, Surface::Rest],
         ));
     } else {
         say("paths: no TEST_PGBOUNCER_PORT, the pooler rows are left out");
     }
+    // The rate limiter's own cost: a budget too large to refuse anything, so every request
+    // pays for the decision and none is turned away.
+    let unlimited = [
+        ("RATE_LIMIT_WRITES_PER_SECOND", "1000000000".to_owned()),
+        ("RATE_LIMIT_WRITES_BURST", "1000000000".to_owned()),
+    ];
+    let mut limited = path(
+        "direct, rate limiter in process",
+        &url,
+        "session",
+        &[Surface::Grpc],
+    );
+    limited.env.extend(unlimited.iter().cloned());
+    paths.push(limited);
+    if let Some(redis) = &args.redis_url {
+        let mut shared = path(
+            "direct, rate limiter in Redis",
+            &url,
+            "session",
+            &[Surface::Grpc],
+        );
+        shared.env.extend(unlimited.iter().cloned());
+        shared.env.push(("REDIS_URL", redis.clone()));
+        shared
+            .env
+            .push(("RATE_LIMIT_FAIL_MODE", "closed".to_owned()));
+        paths.push(shared);
+    } else {
+        say("paths: no TEST_REDIS_URL, the Redis limiter row is left out");
+    }
     let mut steps = Vec::new();
     let mut step = 1000;
-    for (path, path_url, mode, surfaces) in paths {
-        let api = stack::start_api_with(
-            &path_url,
-            &[("DATABASE_POOL_SIZE", "16"), ("DATABASE_POOL_MODE", mode)],
-        )
-        .await?;
+    for path in paths {
+        let mut env: Vec<(&str, &str)> = vec![("DATABASE_POOL_SIZE", "16")];
+        env.extend(path.env.iter().map(|(name, value)| (*name, value.as_str())));
+        let api = stack::start_api_with(&path.url, &env).await?;
         let mut clients = Vec::new();
         for _ in 0..8 {
             clients.push(Client::connect(&api.base_url, &key).await?);
         }
-        for surface in surfaces {
+        for &surface in &path.surfaces {
             for &concurrency in &args.path_concurrency {
                 step += 1;
                 let mut result = load(&clients, surface, concurrency, args.seconds, step).await?;
-                result["path"] = json!(path);
+                result["path"] = json!(path.label);
                 say(format!("paths: {result}"));
                 steps.push(result);
             }
         }
     }
     Ok(json!(steps))
+}
+
+/// One way to the database (or one limiter setting) of [`bench_paths`].
+struct Path {
+    label: &'static str,
+    url: String,
+    env: Vec<(&'static str, String)>,
+    surfaces: Vec<Surface>,
 }
 
 fn chrono_now() -> chrono::DateTime<chrono::Utc> {
