@@ -29,7 +29,7 @@ resource "aws_lambda_function" "api" {
   }
 
   environment {
-    variables = merge(local.database_env, local.cache_env, {
+    variables = merge(local.database_env, local.cache_env, local.idempotency_env, {
       CORS_ALLOWED_ORIGINS = join(",", var.cors_allowed_origins)
       DATABASE_POOL_SIZE   = "2"
       LOG_FORMAT           = "json"

@@ -88,7 +88,7 @@ resource "aws_ecs_task_definition" "api" {
     command      = ["payment-api", "serve"]
     essential    = true
     portMappings = [{ containerPort = 8080, protocol = "tcp" }]
-    environment = [for key, value in merge(local.database_env, local.cache_env, {
+    environment = [for key, value in merge(local.database_env, local.cache_env, local.idempotency_env, {
       LISTEN_ADDR          = "0.0.0.0:8080"
       LOG_FORMAT           = "json"
       CORS_ALLOWED_ORIGINS = join(",", var.cors_allowed_origins)

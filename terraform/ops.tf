@@ -30,7 +30,7 @@ resource "aws_lambda_function" "ops" {
   }
 
   environment {
-    variables = merge(local.database_env, { LOG_FORMAT = "json" })
+    variables = merge(local.database_env, local.idempotency_env, { LOG_FORMAT = "json" })
   }
 
   logging_config {
@@ -58,4 +58,34 @@ resource "aws_lambda_invocation" "migrate" {
 
   # The ops function reads the database secret through the endpoint when there is one.
   depends_on = [aws_db_proxy_target.this, aws_iam_role_policy.api, aws_vpc_endpoint.interface]
+}
+
+# Retention of idempotency records: the ops function runs `admin purge-idempotency` on a
+# schedule (hourly by default), deleting records past IDEMPOTENCY_KEY_TTL in batches of 10,000
+# rows, each its own short transaction, at most `idempotency_purge_max_rows` per run (more
+# wait for the next run; the output says so). The function reads the same TTL as the API, and
+# the command refuses a retention shorter than it.
+locals {
+  idempotency_env = { IDEMPOTENCY_KEY_TTL = var.idempotency_key_ttl }
+}
+
+resource "aws_scheduler_schedule" "purge_idempotency" {
+  name                = "${var.name}-purge-idempotency"
+  schedule_expression = var.idempotency_purge_schedule_expression
+
+  flexible_time_window {
+    mode = "OFF"
+  }
+
+  target {
+    arn      = aws_lambda_function.ops.arn
+    role_arn = aws_iam_role.scheduler.arn
+    input = jsonencode({
+      args = ["admin", "purge-idempotency", "--max-rows", tostring(var.idempotency_purge_max_rows)]
+    })
+
+    retry_policy {
+      maximum_retry_attempts = 0
+    }
+  }
 }

@@ -102,6 +102,11 @@ resource "aws_iam_role_policy" "scheduler" {
       Effect   = "Allow"
       Action   = ["lambda:InvokeFunction"]
       Resource = [aws_lambda_alias.relay.arn]
+      }, {
+      Sid      = "InvokeOpsForRetention"
+      Effect   = "Allow"
+      Action   = ["lambda:InvokeFunction"]
+      Resource = [aws_lambda_function.ops.arn]
     }]
   })
 }

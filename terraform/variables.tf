@@ -365,3 +365,31 @@ variable "rate_limit_fail_mode" {
     error_message = "rate_limit_fail_mode is open or closed."
   }
 }
+
+variable "idempotency_key_ttl" {
+  description = "How long an idempotency key replays its answer (IDEMPOTENCY_KEY_TTL of the API and of the scheduled purge), a humantime duration from 1m to 365d, e.g. 24h (the default, as Stripe's keys) or 7d."
+  type        = string
+  default     = "24h"
+
+  validation {
+    condition     = can(regex("^[1-9][0-9]*(m|h|d)$", var.idempotency_key_ttl))
+    error_message = "idempotency_key_ttl must be a whole number of minutes, hours or days, e.g. 24h or 7d."
+  }
+}
+
+variable "idempotency_purge_schedule_expression" {
+  description = "EventBridge Scheduler expression of the idempotency-record purge (the ops function runs `admin purge-idempotency`)."
+  type        = string
+  default     = "rate(1 hour)"
+}
+
+variable "idempotency_purge_max_rows" {
+  description = "Most idempotency records one scheduled purge deletes (--max-rows); the rest wait for the next run. 1,000,000 records take about N s here (README, Benchmarks), well inside the ops function's 300 s."
+  type        = number
+  default     = 1000000
+
+  validation {
+    condition     = var.idempotency_purge_max_rows >= 1 && floor(var.idempotency_purge_max_rows) == var.idempotency_purge_max_rows
+    error_message = "idempotency_purge_max_rows must be a whole number of at least 1."
+  }
+}

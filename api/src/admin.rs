@@ -1,4 +1,4 @@
-//! `payment-api admin`: merchants, API keys and per-merchant rate limits. Several keys of one merchant may be active at
+//! `payment-api admin`: merchants, API keys, per-merchant rate limits and the idempotency records' retention. Several keys of one merchant may be active at
 //! once, so a key is rotated without downtime: create a new one, hand it over, revoke the old
 //! one. A revoked key is refused within `AUTH_CACHE_TTL_MS` (5 s) on every running instance.
 
@@ -217,4 +217,68 @@ pub async fn set_rate_limit(
         "reads_burst": limits.reads_burst,
         "updated_at": stored.map(|row| row.updated_at),
     }))
+}
+
+/// Statement timeout of each purge batch: a batch that takes longer is cancelled (and rolled
+/// back) rather than holding its locks.
+pub const PURGE_STATEMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The age past which `admin purge-idempotency` deletes records: `--older-than`, or the key
+/// TTL when it is not given.
+///
+/// # Errors
+/// A usage message when `--older-than` is shorter than the key TTL: such a purge would delete
+/// records that still answer replays, so a retried write could be charged twice.
+pub fn purge_age(
+    args: &crate::config::PurgeIdempotencyArgs,
+) -> Result<std::time::Duration, String> {
+    let ttl = args.idempotency.idempotency_key_ttl;
+    let age = args.older_than.unwrap_or(ttl);
+    if age < ttl {
+        return Err(format!(
+            "--older-than {} is shorter than IDEMPOTENCY_KEY_TTL {}: those records still answer replays",
+            humantime::format_duration(age),
+            humantime::format_duration(ttl)
+        ));
+    }
+    Ok(age)
+}
+
+/// Deletes idempotency records older than `age` as [`crate::config::PurgeIdempotencyArgs`]
+/// says (batches, bound, dry run), through `payment_db::retention`. Answers the JSON line to
+/// print: `{"purged","more","batches"}` or `{"dry_run":true,"would_purge","more"}`.
+///
+/// # Errors
+/// Database errors (batches committed before one stay deleted).
+pub async fn purge_idempotency(
+    conn: &mut AsyncPgConnection,
+    args: &crate::config::PurgeIdempotencyArgs,
+    age: std::time::Duration,
+) -> Result<serde_json::Value, AdminError> {
+    use payment_db::retention;
+    let settings = payment_db::TransactionSettings {
+        statement_timeout: Some(PURGE_STATEMENT_TIMEOUT),
+        ..payment_db::TransactionSettings::default()
+    };
+    let policy = payment_db::models::idempotency_record::RETENTION;
+    let cutoff = retention::cutoff(age);
+    let max_rows = if args.yes { i64::MAX } else { args.max_rows };
+    if args.dry_run {
+        let count =
+            retention::count(conn, &settings, policy, cutoff, max_rows.saturating_add(1)).await?;
+        return Ok(serde_json::json!({
+            "dry_run": true,
+            "would_purge": count.min(max_rows),
+            "more": count > max_rows,
+        }));
+    }
+    let done = retention::purge(conn, &settings, policy, cutoff, args.batch, max_rows).await?;
+    if done.more {
+        tracing::warn!(
+            purged = done.purged,
+            max_rows,
+            "more idempotency records are past retention: run again, or pass --yes"
+        );
+    }
+    Ok(serde_json::json!(done))
 }

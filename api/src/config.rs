@@ -98,6 +98,62 @@ pub enum AdminCommand {
         #[command(flatten)]
         limits: RateLimitArgs,
     },
+    /// Delete idempotency records older than `--older-than` (default: the key TTL), in
+    /// batches of `--batch` rows, each its own short transaction, at most `--max-rows` per
+    /// call (`--yes` lifts it). Prints `{"purged":N,"more":bool,"batches":N}`, or with
+    /// `--dry-run` `{"dry_run":true,"would_purge":N,"more":bool}` and changes nothing.
+    /// Payments, ledger entries and events are never touched.
+    PurgeIdempotency(PurgeIdempotencyArgs),
+}
+
+/// Settings of `admin purge-idempotency`.
+#[derive(Debug, Clone, Args)]
+pub struct PurgeIdempotencyArgs {
+    /// Database.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The key TTL the API runs with (a record younger than it still answers replays).
+    #[command(flatten)]
+    pub idempotency: IdempotencyArgs,
+    /// Records older than this go (e.g. `24h`, `7d`); at least the key TTL, so no record that
+    /// could still answer a replay is deleted. Default: the key TTL.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub older_than: Option<Duration>,
+    /// Rows per statement (and per transaction): the most rows one batch locks.
+    #[arg(long, env = "IDEMPOTENCY_PURGE_BATCH", default_value_t = 10_000, value_parser = clap::value_parser!(i64).range(1..=1_000_000))]
+    pub batch: i64,
+    /// Most rows deleted by one call (the output says whether more remain); `--yes` lifts it.
+    #[arg(long, env = "IDEMPOTENCY_PURGE_MAX_ROWS", default_value_t = 10_000, value_parser = clap::value_parser!(i64).range(1..=i64::MAX))]
+    pub max_rows: i64,
+    /// Delete every eligible row, however many.
+    #[arg(long)]
+    pub yes: bool,
+    /// Only count the rows that would be deleted; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// How long an idempotency key answers replays; shared by `serve` and `admin
+/// purge-idempotency` so both read the same setting.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct IdempotencyArgs {
+    /// How long a write's idempotency key replays its answer (e.g. `24h`, the default, as
+    /// Stripe's keys; from 1 minute to 365 days). After it the key is free: the same key is a
+    /// new request, with the same or another body.
+    #[arg(long, env = "IDEMPOTENCY_KEY_TTL", default_value = "24h", value_parser = key_ttl)]
+    pub idempotency_key_ttl: Duration,
+}
+
+/// Longest `IDEMPOTENCY_KEY_TTL`.
+pub const MAX_IDEMPOTENCY_KEY_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// Parses `IDEMPOTENCY_KEY_TTL`: a humantime duration from 1 minute to 365 days.
+fn key_ttl(raw: &str) -> Result<Duration, String> {
+    let ttl = humantime::parse_duration(raw).map_err(|error| error.to_string())?;
+    if ttl < Duration::from_secs(60) || ttl > MAX_IDEMPOTENCY_KEY_TTL {
+        return Err("must be from 1m to 365d".to_owned());
+    }
+    Ok(ttl)
 }
 
 /// The values of `admin set-rate-limit`: at least one, each at least 1.
@@ -296,6 +352,9 @@ pub struct ServeArgs {
     /// How often gRPC health re-checks the database, in ms.
     #[arg(long, env = "HEALTH_CHECK_INTERVAL_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(50..=60_000))]
     pub health_check_interval_ms: u64,
+    /// Idempotency-key expiry.
+    #[command(flatten)]
+    pub idempotency: IdempotencyArgs,
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

@@ -175,6 +175,14 @@ async fn admin(command: AdminCommand) -> Result<(), Failure> {
                 .map_err(failed)?;
             out = format!("{stored}\n");
         }
+        AdminCommand::PurgeIdempotency(args) => {
+            let age = admin::purge_age(&args).map_err(|message| (EXIT_USAGE, message))?;
+            let mut conn = admin_connection(&args.database).await?;
+            let done = admin::purge_idempotency(&mut conn, &args, age)
+                .await
+                .map_err(failed)?;
+            out = format!("{done}\n");
+        }
     }
     std::io::stdout()
         .lock()
@@ -259,6 +267,7 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
                 fail_mode: args.rate_limit_fail_mode,
             }),
         rate_limits: args.rate_limits(),
+        idempotency_key_ttl: args.idempotency.idempotency_key_ttl,
     };
     let router = server::router(db, &config)
         .map_err(|error| (1, format!("cannot build the server: {error}")))?;

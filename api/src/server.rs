@@ -51,11 +51,13 @@ pub struct ServerConfig {
     pub auth: crate::auth::AuthSettings,
     /// Proxies whose `X-Forwarded-For` is believed (none by default).
     pub trusted_proxies: crate::peer::TrustedProxies,
+    /// How long an idempotency key replays its answer (`IDEMPOTENCY_KEY_TTL`, 24 h).
+    pub idempotency_key_ttl: Duration,
 }
 
 impl ServerConfig {
     /// Defaults for a body limit: no CORS origins, health checked every second, no default
-    /// rate limits.
+    /// rate limits, idempotency keys kept 24 h.
     pub fn new(body_limit: usize) -> Self {
         Self {
             body_limit,
@@ -65,9 +67,13 @@ impl ServerConfig {
             redis: None,
             auth: crate::auth::AuthSettings::default(),
             trusted_proxies: crate::peer::TrustedProxies::default(),
+            idempotency_key_ttl: DEFAULT_IDEMPOTENCY_KEY_TTL,
         }
     }
 }
+
+/// `IDEMPOTENCY_KEY_TTL`'s default: 24 hours, as Stripe's idempotency keys.
+pub const DEFAULT_IDEMPOTENCY_KEY_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// Request headers a browser may send (gRPC-web, Connect and our own).
 const ALLOWED_HEADERS: [&str; 11] = [
@@ -160,6 +166,7 @@ pub fn router(
             Arc::new(SimulatedAcquirer),
             config.auth,
             limiter,
+            config.idempotency_key_ttl,
         ),
         body_limit: config.body_limit,
         metrics: Metrics::new()?,

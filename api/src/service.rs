@@ -141,6 +141,7 @@ pub struct PaymentService {
     acquirer: Arc<dyn Acquirer>,
     authenticator: Arc<crate::auth::Authenticator>,
     limiter: MerchantLimiter,
+    idempotency_key_ttl: std::time::Duration,
 }
 
 impl std::fmt::Debug for PaymentService {
@@ -188,12 +189,14 @@ impl PaymentService {
         acquirer: Arc<dyn Acquirer>,
         auth: crate::auth::AuthSettings,
         limiter: MerchantLimiter,
+        idempotency_key_ttl: std::time::Duration,
     ) -> Self {
         Self {
             db,
             acquirer,
             authenticator: Arc::new(crate::auth::Authenticator::new(auth)),
             limiter,
+            idempotency_key_ttl,
         }
     }
 
@@ -434,6 +437,8 @@ impl PaymentService {
         fingerprint: &[u8],
     ) -> Result<WriteOutcome, ApiError> {
         let acquirer = Arc::clone(&self.acquirer);
+        // Records created at or before this no longer answer: the key is free again.
+        let expired_at = payment_db::retention::cutoff(self.idempotency_key_ttl);
         self.db
             .transaction(async move |conn| {
                 let operation = command.operation();
@@ -443,10 +448,18 @@ impl PaymentService {
                     {
                         return Err(ApiError::IdempotencyKeyInFlight);
                     }
-                    if let Some(record) =
+                    let found =
                         idempotency_record::find(conn, ctx.merchant_id, operation, key.as_str())
-                            .await?
+                            .await?;
+                    if found
+                        .as_ref()
+                        .is_some_and(|record| record.created_at <= expired_at)
                     {
+                        // Expired: a new request. Deleted in this transaction, so a refusal
+                        // below leaves the old record as it was.
+                        idempotency_record::delete(conn, ctx.merchant_id, operation, key.as_str())
+                            .await?;
+                    } else if let Some(record) = found {
                         if record.request_hash != fingerprint {
                             return Err(ApiError::IdempotencyKeyReused);
                         }

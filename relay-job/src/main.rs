@@ -247,15 +247,18 @@ async fn purge(name: &str, args: &PurgeArgs) -> ExitCode {
         Ok(conn) => conn,
         Err(code) => return code,
     };
-    let cutoff = chrono::Duration::from_std(args.older_than)
-        .ok()
-        .and_then(|age| chrono::Utc::now().checked_sub_signed(age))
-        .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+    let cutoff = payment_db::retention::cutoff(args.older_than);
     let max_rows = if args.yes { i64::MAX } else { args.max_rows };
+    let settings = relay_job::database::command_settings();
+    let policy = queue::RETENTION;
     if args.dry_run {
-        return match in_transaction(&mut conn, async |conn| {
-            queue::count_purgeable(conn, cutoff, max_rows.saturating_add(1)).await
-        })
+        return match payment_db::retention::count(
+            &mut conn,
+            &settings,
+            policy,
+            cutoff,
+            max_rows.saturating_add(1),
+        )
         .await
         {
             Ok(count) => print_json(&serde_json::json!({
@@ -266,16 +269,18 @@ async fn purge(name: &str, args: &PurgeArgs) -> ExitCode {
             Err(error) => database_failure(name, &error),
         };
     }
-    match queue::purge(&mut conn, cutoff, args.batch, max_rows).await {
-        Ok((purged, more)) => {
-            if more {
+    match payment_db::retention::purge(&mut conn, &settings, policy, cutoff, args.batch, max_rows)
+        .await
+    {
+        Ok(done) => {
+            if done.more {
                 tracing::warn!(
-                    purged,
+                    purged = done.purged,
                     max_rows,
                     "more published rows are past retention: run again, or pass --yes"
                 );
             }
-            print_json(&serde_json::json!({ "purged": purged, "more": more }))
+            print_json(&serde_json::json!(done))
         }
         Err(error) => database_failure(name, &error),
     }

@@ -211,73 +211,18 @@ pub async fn count_replayable(
     query.count().get_result(conn).await
 }
 
-/// Deletes published rows older than `cutoff`, `batch` rows per statement, at most `max_rows`
-/// in all; returns the count deleted and whether eligible rows remain.
+/// Retention of the outbox (`relay-job purge`, through `payment_db::retention`): published
+/// rows whose `published_at` is before the cutoff, oldest sequence first. Pending and dead rows
+/// are never purged.
 ///
-/// Walks the primary key, oldest rows first: there is deliberately no index on `published_at`,
-/// which every mark would pay for (migration `outbox_mark_cost`).
-///
-/// # Errors
-/// Database errors.
-pub async fn purge(
-    conn: &mut AsyncPgConnection,
-    cutoff: DateTime<Utc>,
-    batch: i64,
-    max_rows: i64,
-) -> QueryResult<(i64, bool)> {
-    let mut total: i64 = 0;
-    loop {
-        let limit = batch.min(max_rows.saturating_sub(total));
-        if limit <= 0 {
-            let more = crate::database::in_transaction(conn, async |conn| {
-                count_purgeable(conn, cutoff, 1).await
-            })
-            .await?;
-            return Ok((total, more > 0));
-        }
-        // One transaction per batch: locks are held for one batch only.
-        let deleted = crate::database::in_transaction(conn, async |conn| {
-            diesel::sql_query(
-                "DELETE FROM outbox_events WHERE sequence IN (SELECT sequence FROM outbox_events \
-                 WHERE status = 'published' AND published_at < $1 ORDER BY sequence LIMIT $2)",
-            )
-            .bind::<Timestamptz, _>(cutoff)
-            .bind::<BigInt, _>(limit)
-            .execute(conn)
-            .await
-        })
-        .await?;
-        total = total.saturating_add(i64::try_from(deleted).unwrap_or(i64::MAX));
-        if deleted == 0 {
-            return Ok((total, false));
-        }
-    }
-}
-
-/// Published rows older than `cutoff`, counted up to `up_to` (what [`purge`] would delete).
-///
-/// # Errors
-/// Database errors.
-pub async fn count_purgeable(
-    conn: &mut AsyncPgConnection,
-    cutoff: DateTime<Utc>,
-    up_to: i64,
-) -> QueryResult<i64> {
-    #[derive(QueryableByName)]
-    struct Count {
-        #[diesel(sql_type = BigInt)]
-        count: i64,
-    }
-    diesel::sql_query(
-        "SELECT count(*) AS count FROM (SELECT 1 FROM outbox_events \
-         WHERE status = 'published' AND published_at < $1 LIMIT $2) eligible",
-    )
-    .bind::<Timestamptz, _>(cutoff)
-    .bind::<BigInt, _>(up_to)
-    .get_result::<Count>(conn)
-    .await
-    .map(|row| row.count)
-}
+/// The batch walks the primary key: there is deliberately no index on `published_at`, which
+/// every mark would pay for (migration `outbox_mark_cost`).
+pub const RETENTION: payment_db::retention::Policy = payment_db::retention::Policy {
+    delete_batch: "DELETE FROM outbox_events WHERE sequence IN (SELECT sequence FROM outbox_events \
+                   WHERE status = 'published' AND published_at < $1 ORDER BY sequence LIMIT $2)",
+    count: "SELECT count(*) AS count FROM (SELECT 1 FROM outbox_events \
+            WHERE status = 'published' AND published_at < $1 LIMIT $2) eligible",
+};
 
 /// A dead-lettered event as `relay-job dead list` prints it (one JSON line each).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Queryable, Selectable)]

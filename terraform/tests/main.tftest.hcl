@@ -180,8 +180,10 @@ run "sasl_scram_relay_reads_and_decrypts_only_its_secrets" {
   assert {
     condition = jsondecode(aws_iam_role_policy.scheduler.policy).Statement == [{
       Sid = "InvokeRelayAlias", Effect = "Allow", Action = ["lambda:InvokeFunction"], Resource = [aws_lambda_alias.relay.arn]
+      }, {
+      Sid = "InvokeOpsForRetention", Effect = "Allow", Action = ["lambda:InvokeFunction"], Resource = [aws_lambda_function.ops.arn]
     }]
-    error_message = "The scheduler may invoke the relay's live alias and nothing else."
+    error_message = "The scheduler may invoke the relay's live alias and the ops function (for the retention purge), nothing else."
   }
 
   assert {
@@ -502,6 +504,42 @@ run "a_rate_limit_fail_mode_other_than_open_or_closed_is_refused" {
 }
 
 # --- Scheduling -------------------------------------------------------------------------------
+
+run "idempotency_records_are_purged_on_a_schedule_with_the_api_s_ttl" {
+  command = apply
+
+  variables {
+    idempotency_key_ttl        = "7d"
+    idempotency_purge_max_rows = 500000
+  }
+
+  assert {
+    condition = (
+      aws_scheduler_schedule.purge_idempotency.schedule_expression == "rate(1 hour)" &&
+      aws_scheduler_schedule.purge_idempotency.target[0].arn == aws_lambda_function.ops.arn &&
+      jsondecode(aws_scheduler_schedule.purge_idempotency.target[0].input) == { args = ["admin", "purge-idempotency", "--max-rows", "500000"] }
+    )
+    error_message = "Every hour the ops function runs admin purge-idempotency with the configured bound."
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.api.environment[0].variables.IDEMPOTENCY_KEY_TTL == "7d" &&
+      aws_lambda_function.ops.environment[0].variables.IDEMPOTENCY_KEY_TTL == "7d"
+    )
+    error_message = "The API and the purge read one TTL, so the purge never deletes a record that still answers replays."
+  }
+}
+
+run "an_idempotency_ttl_that_is_not_a_duration_is_refused" {
+  command = plan
+
+  variables {
+    idempotency_key_ttl = "1 day"
+  }
+
+  expect_failures = [var.idempotency_key_ttl]
+}
 
 run "relay_runs_on_the_schedule_one_at_a_time_within_its_period" {
   command = apply

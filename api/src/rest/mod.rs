@@ -270,7 +270,7 @@ fn written(status: StatusCode, outcome: WriteOutcome) -> Response {
     tag = "payments",
     summary = "Authorize a payment",
     request_body(content = AuthorizeRequest, content_type = "application/json"),
-    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; scoped per merchant and operation. A replay returns the original answer with `Idempotent-Replayed: true`.", example = "order-1234-attempt-1")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; scoped per merchant and operation. A replay returns the original answer with `Idempotent-Replayed: true`. A key expires 24 hours after its first use (the server's `IDEMPOTENCY_KEY_TTL`): after that the same key is a new request.", example = "order-1234-attempt-1")),
     responses(
         (status = 201, description = "The payment: `authorized`, or `declined` with a reason", body = Payment, headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same key"), ("Location" = String, description = "`/v1/payments/{id}` of the payment"))),
         WriteErrors,
@@ -293,7 +293,7 @@ pub async fn authorize(
     tag = "payments",
     summary = "Capture an authorized payment (once, full or partial)",
     request_body(content = Option<AmountRequest>, content_type = "application/json"),
-    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; scoped per merchant and operation. A replay returns the original answer with `Idempotent-Replayed: true`.", example = "order-1234-attempt-1"), ("id" = uuid::Uuid, Path, description = "Payment id: a UUID in its hyphenated form (RFC 9562), e.g. `0192f0c1-7a4e-7d2b-9c1e-2f3a4b5c6d7e`")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; scoped per merchant and operation. A replay returns the original answer with `Idempotent-Replayed: true`. A key expires 24 hours after its first use (the server's `IDEMPOTENCY_KEY_TTL`): after that the same key is a new request.", example = "order-1234-attempt-1"), ("id" = uuid::Uuid, Path, description = "Payment id: a UUID in its hyphenated form (RFC 9562), e.g. `0192f0c1-7a4e-7d2b-9c1e-2f3a4b5c6d7e`")),
     responses(
         (status = 200, description = "The payment", body = Payment, headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same key"))),
         WriteErrors,
@@ -317,7 +317,7 @@ pub async fn capture(
     tag = "payments",
     summary = "Void an authorized payment before capture",
     request_body(content = Option<VoidRequest>, content_type = "application/json"),
-    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; scoped per merchant and operation. A replay returns the original answer with `Idempotent-Replayed: true`.", example = "order-1234-attempt-1"), ("id" = uuid::Uuid, Path, description = "Payment id: a UUID in its hyphenated form (RFC 9562), e.g. `0192f0c1-7a4e-7d2b-9c1e-2f3a4b5c6d7e`")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; scoped per merchant and operation. A replay returns the original answer with `Idempotent-Replayed: true`. A key expires 24 hours after its first use (the server's `IDEMPOTENCY_KEY_TTL`): after that the same key is a new request.", example = "order-1234-attempt-1"), ("id" = uuid::Uuid, Path, description = "Payment id: a UUID in its hyphenated form (RFC 9562), e.g. `0192f0c1-7a4e-7d2b-9c1e-2f3a4b5c6d7e`")),
     responses(
         (status = 200, description = "The payment", body = Payment, headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same key"))),
         WriteErrors,
@@ -342,7 +342,7 @@ pub async fn void(
     tag = "payments",
     summary = "Refund part or all of the captured amount",
     request_body(content = Option<AmountRequest>, content_type = "application/json"),
-    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; scoped per merchant and operation. A replay returns the original answer with `Idempotent-Replayed: true`.", example = "order-1234-attempt-1"), ("id" = uuid::Uuid, Path, description = "Payment id: a UUID in its hyphenated form (RFC 9562), e.g. `0192f0c1-7a4e-7d2b-9c1e-2f3a4b5c6d7e`")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; scoped per merchant and operation. A replay returns the original answer with `Idempotent-Replayed: true`. A key expires 24 hours after its first use (the server's `IDEMPOTENCY_KEY_TTL`): after that the same key is a new request.", example = "order-1234-attempt-1"), ("id" = uuid::Uuid, Path, description = "Payment id: a UUID in its hyphenated form (RFC 9562), e.g. `0192f0c1-7a4e-7d2b-9c1e-2f3a4b5c6d7e`")),
     responses(
         (status = 201, description = "The payment", body = Payment, headers(("Idempotent-Replayed" = String, description = "`true` when this is the stored answer of an earlier request with the same key"), ("Location" = String, description = "`/v1/payments/{id}` of the payment the refund belongs to"))),
         WriteErrors,

@@ -41,6 +41,8 @@ pub struct Options {
     pub transaction: payment_db::TransactionSettings,
     /// API-key cache and per-client lookup limit (`serve`'s defaults).
     pub auth: payment_api::auth::AuthSettings,
+    /// `IDEMPOTENCY_KEY_TTL` (24 h, `serve`'s default).
+    pub idempotency_key_ttl: Duration,
 }
 
 impl Default for Options {
@@ -59,6 +61,7 @@ impl Default for Options {
                 asynchronous_commit: false,
             },
             auth: payment_api::auth::AuthSettings::default(),
+            idempotency_key_ttl: server::DEFAULT_IDEMPOTENCY_KEY_TTL,
         }
     }
 }
@@ -144,6 +147,7 @@ impl TestApp {
             redis: options.redis.clone(),
             auth: options.auth,
             trusted_proxies: payment_api::peer::TrustedProxies::default(),
+            idempotency_key_ttl: options.idempotency_key_ttl,
         };
         let router = server::router(db, &config).unwrap();
         tokio::spawn(server::serve(listener, router, std::future::pending()));

@@ -299,3 +299,96 @@ async fn malformed_keys_are_400_and_invalid_argument() {
     );
     assert_eq!(app.footprint().await, [0, 0, 0, 0]);
 }
+
+/// Moves the creation time of every idempotency record with key `key` back by `minutes`.
+async fn age_key(app: &TestApp, key: &str, minutes: i64) {
+    let mut conn = app.db().await;
+    diesel_async::SimpleAsyncConnection::batch_execute(
+        &mut conn,
+        &format!(
+            "UPDATE idempotency_records SET created_at = now() - interval '{minutes} minutes' \
+             WHERE idempotency_key = '{key}'"
+        ),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_key_is_a_new_request_on_every_surface() {
+    let app = TestApp::spawn_with(Options {
+        idempotency_key_ttl: std::time::Duration::from_secs(3600),
+        ..Options::default()
+    })
+    .await;
+    let body = authorize_body(700, "USD", "pm_card_visa");
+    let first = app.post("/v1/payments", &body, Some("renewed")).await;
+    assert_eq!(first.status(), 201);
+    let first: serde_json::Value = first.json().await.unwrap();
+
+    // Inside the TTL (59 of 60 minutes): replayed, and another body is still refused.
+    age_key(&app, "renewed", 59).await;
+    let replay = app.post("/v1/payments", &body, Some("renewed")).await;
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    assert_eq!(replay.json::<serde_json::Value>().await.unwrap(), first);
+    let other = authorize_body(800, "EUR", "pm_card_visa");
+    let reused = app.post("/v1/payments", &other, Some("renewed")).await;
+    assert_eq!(problem(reused).await["code"], "idempotency_key_reused");
+
+    // Past it (61 minutes): the key is free, even for another body; one record remains.
+    age_key(&app, "renewed", 61).await;
+    let renewed = app.post("/v1/payments", &other, Some("renewed")).await;
+    assert_eq!(renewed.status(), 201);
+    assert!(renewed.headers().get("idempotent-replayed").is_none());
+    let renewed: serde_json::Value = renewed.json().await.unwrap();
+    assert_ne!(renewed["id"], first["id"]);
+    assert_eq!(renewed["currency"], "EUR");
+    // And the new record answers replays again.
+    let replay = app.post("/v1/payments", &other, Some("renewed")).await;
+    assert_eq!(replay.json::<serde_json::Value>().await.unwrap(), renewed);
+
+    // The same over gRPC: replayed inside the TTL, a new payment past it.
+    let grpc_authorize = async || {
+        app.grpc
+            .clone()
+            .authorize(app.grpc_request(
+                authorize_message(800, "EUR", "pm_card_visa"),
+                Some("renewed"),
+            ))
+            .await
+    };
+    let replay = grpc_authorize().await.unwrap();
+    assert_eq!(
+        replay.metadata().get("idempotent-replayed").unwrap(),
+        "true"
+    );
+    assert_eq!(replay.into_inner().id, renewed["id"].as_str().unwrap());
+    age_key(&app, "renewed", 61).await;
+    let fresh = grpc_authorize().await.unwrap();
+    assert!(fresh.metadata().get("idempotent-replayed").is_none());
+    let fresh = fresh.into_inner().id;
+    assert_ne!(fresh, renewed["id"].as_str().unwrap());
+    assert_eq!(app.footprint().await, [3, 6, 3, 1]);
+
+    // An expired key whose new request is refused inside the transaction (capturing a
+    // captured payment) keeps its old record: the refusal changes nothing.
+    let capture = format!("/v1/payments/{fresh}/capture");
+    assert_eq!(
+        app.post(&capture, &json!({}), Some("capture-1"))
+            .await
+            .status(),
+        200
+    );
+    age_key(&app, "capture-1", 61).await;
+    let before = app.footprint().await;
+    let refused = app.post(&capture, &json!({}), Some("capture-1")).await;
+    assert_eq!(problem(refused).await["code"], "illegal_transition");
+    assert_eq!(app.footprint().await, before);
+    let aged = scalar(
+        &mut app.db().await,
+        "SELECT count(*) AS value FROM idempotency_records \
+         WHERE idempotency_key = 'capture-1' AND created_at < now() - interval '60 minutes'",
+    )
+    .await;
+    assert_eq!(aged, 1, "the expired record is still there, unchanged");
+}

@@ -24,6 +24,7 @@ mod parity;
 mod rate_limit;
 mod resilience;
 mod rest_bodies;
+mod retention;
 mod routes;
 mod surfaces;
 mod tls;

@@ -105,3 +105,32 @@ pub async fn try_lock(
         .get_result(conn)
         .await
 }
+
+/// Deletes the record of `(merchant, operation, key)`: how an expired record makes way for the
+/// new request that reuses its key (in that request's transaction, so a rejected request
+/// leaves the old record where it was).
+///
+/// # Errors
+/// Database errors.
+pub async fn delete(
+    conn: &mut AsyncPgConnection,
+    merchant_id: Uuid,
+    operation: &str,
+    key: &str,
+) -> QueryResult<()> {
+    diesel::delete(idempotency_records::table.find((merchant_id, operation, key)))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Retention of `idempotency_records`: records created before the cutoff, oldest first, by
+/// the `created_at` index; rows a concurrent write has locked are skipped (the next run takes
+/// them). Used by `payment-api admin purge-idempotency` through [`crate::retention`].
+pub const RETENTION: crate::retention::Policy = crate::retention::Policy {
+    delete_batch: "DELETE FROM idempotency_records WHERE ctid = ANY(ARRAY(\
+                   SELECT ctid FROM idempotency_records WHERE created_at < $1 \
+                   ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED))",
+    count: "SELECT count(*) AS count FROM (SELECT 1 FROM idempotency_records \
+            WHERE created_at < $1 LIMIT $2) eligible",
+};

@@ -260,8 +260,12 @@ async fn purge_has_a_dry_run_and_a_bound_per_call_unless_yes() {
         ],
     );
     assert_eq!(
-        (first["purged"].as_i64(), first["more"].as_bool()),
-        (Some(10), Some(true)),
+        (
+            first["purged"].as_i64(),
+            first["more"].as_bool(),
+            first["batches"].as_i64()
+        ),
+        (Some(10), Some(true), Some(3)),
         "{first}"
     );
     let all = json_of(
