@@ -69,9 +69,12 @@ pub async fn set_connections(name: &str, allowed: bool) {
         .await
         .expect("ALTER DATABASE");
     if !allowed {
+        // Wait (up to 5 s each) until the backends have ended: without a timeout
+        // pg_terminate_backend only signals, and on a loaded machine a pooled connection could
+        // still pass its check after the outage "ended" and then die under the next request.
         admin
             .batch_execute(&format!(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+                "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()"
             ))
             .await
             .expect("terminate backends");

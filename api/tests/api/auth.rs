@@ -122,7 +122,9 @@ async fn a_flood_of_unknown_keys_costs_a_bounded_number_of_lookups() {
             .send()
             .await
             .unwrap();
-        assert!([401, 429].contains(&answer.status().as_u16()));
+        let status = answer.status().as_u16();
+        let body = answer.text().await.unwrap();
+        assert!([401, 429].contains(&status), "{status} {body}");
     }
     let settled = lookups(&app).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
