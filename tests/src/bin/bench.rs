@@ -10,6 +10,9 @@
 //!   against two limits measured in the same run with the same data: (a) raw produce rate with the
 //!   relay's producer settings, (b) raw PostgreSQL rate of the relay's claim and mark queries.
 //!   Also the relay's cold start (process start to first claim) and peak RSS.
+//! - **Scale:** `Authorize` with 5,000,000 payments and idempotency records kept against an
+//!   empty database, and during the purge of 1,000,000 expired records; a relay drain of 20,000
+//!   events with 2,000,000 published rows retained against none.
 //!
 //! Writes `bench/results/latest.json` and `latest.md`, and puts the table in the README.
 #![expect(
@@ -23,6 +26,8 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -65,7 +70,7 @@ struct Args {
     #[arg(long, default_value = "README.md")]
     readme: String,
     /// Run only this part and print its JSON, writing no result file (for profiling work).
-    #[arg(long, value_parser = ["api", "paths", "relay"])]
+    #[arg(long, value_parser = ["api", "paths", "relay", "scale"])]
     only: Option<String>,
     /// Port of a PgBouncer in transaction mode in front of the server (`scripts/bench` starts
     /// one); without it the pooler rows are left out.
@@ -75,9 +80,22 @@ struct Args {
     /// without it that row is left out.
     #[arg(long, env = "TEST_REDIS_URL")]
     redis_url: Option<String>,
-    /// Concurrency levels of the database-path steps.
+    /// Concurrency levels of the database-path and scale steps.
     #[arg(long, value_delimiter = ',', default_value = "1,8")]
     path_concurrency: Vec<usize>,
+    /// Payments, with one idempotency record each, that the scale steps add before measuring
+    /// again.
+    #[arg(long, default_value_t = 5_000_000)]
+    scale_rows: usize,
+    /// How many of those records are past the key TTL, for the purge step.
+    #[arg(long, default_value_t = 1_000_000)]
+    scale_expired: usize,
+    /// Published outbox rows retained under the scale step's relay drain.
+    #[arg(long, default_value_t = 2_000_000)]
+    retained_events: usize,
+    /// Events the scale step's relay drains (three times; the median counts).
+    #[arg(long, default_value_t = 20_000)]
+    drain_events: usize,
 }
 
 fn say(line: impl AsRef<str>) {
@@ -162,10 +180,33 @@ async fn load(
     seconds: u64,
     step: usize,
 ) -> anyhow::Result<Value> {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let stop = Arc::new(AtomicBool::new(false));
+    let timer = {
+        let stop = Arc::clone(&stop);
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(seconds)).await;
+            stop.store(true, Ordering::Relaxed);
+        })
+    };
+    let result = load_until(clients, surface, concurrency, step, stop).await;
+    timer.abort();
+    result
+}
+
+/// `Authorize` calls from `concurrency` clients, each with a fresh idempotency key, until `stop`
+/// is set: requests, errors, throughput and latency percentiles of the successful calls.
+async fn load_until(
+    clients: &[Client],
+    surface: Surface,
+    concurrency: usize,
+    step: usize,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<Value> {
+    let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for worker in 0..concurrency {
         let client = clients[worker % clients.len()].clone();
+        let stop = Arc::clone(&stop);
         tasks.spawn(async move {
             let mut histogram =
                 Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
@@ -175,7 +216,7 @@ async fn load(
                 currency: "USD".into(),
                 payment_method: "pm_card_visa".into(),
             };
-            while Instant::now() < deadline {
+            while !stop.load(Ordering::Relaxed) {
                 n += 1;
                 let key = format!("bench-{step}-{worker}-{n}");
                 let started = Instant::now();
@@ -198,10 +239,11 @@ async fn load(
         ok += o;
         errors += e;
     }
+    let seconds = started.elapsed().as_secs_f64();
     let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
     Ok(json!({
         "surface": surface.name(), "concurrency": concurrency, "requests": ok, "errors": errors,
-        "throughput_rps": ok as f64 / seconds as f64,
+        "seconds": seconds, "throughput_rps": ok as f64 / seconds,
         "p50_ms": ms(0.50), "p99_ms": ms(0.99), "p999_ms": ms(0.999),
     }))
 }
@@ -480,14 +522,20 @@ fn chrono_now() -> chrono::DateTime<chrono::Utc> {
 
 // ---------------------------------------------------------------- relay
 
-/// Preloads `events` valid pending events over `payments` payments (version order per payment).
-async fn preload(url: &str, events: usize, payments: usize) -> anyhow::Result<()> {
+/// Preloads `events` valid events over `payments` payments (version order per payment), pending
+/// or, with `published`, already published (rows kept for retention).
+async fn preload(url: &str, events: usize, payments: usize, published: bool) -> anyhow::Result<()> {
     let per_payment = events.div_ceil(payments);
+    let (status, published_at) = if published {
+        ("published", "now()")
+    } else {
+        ("pending", "NULL")
+    };
     let mut conn = AsyncPgConnection::establish(url).await?;
     conn.batch_execute(&format!(
         "WITH p AS (SELECT gen_random_uuid() AS id, gen_random_uuid() AS merchant FROM generate_series(1, {payments})),
               v AS (SELECT p.id, p.merchant, g AS version, gen_random_uuid() AS event_id FROM p, generate_series(1, {per_payment}) g)
-         INSERT INTO outbox_events (event_id, aggregate_type, aggregate_id, aggregate_version, event_type, payload, headers)
+         INSERT INTO outbox_events (event_id, aggregate_type, aggregate_id, aggregate_version, event_type, payload, headers, status, published_at)
          SELECT event_id, 'payment', id, version,
                 CASE version WHEN 1 THEN 'payment.authorized' WHEN 2 THEN 'payment.captured' ELSE 'payment.refunded' END,
                 jsonb_build_object(
@@ -503,7 +551,8 @@ async fn preload(url: &str, events: usize, payments: usize) -> anyhow::Result<()
                     'currency', 'USD', 'amount_minor', CASE WHEN version > 2 THEN 1 ELSE 100000 END,
                     'authorized_minor', 100000, 'captured_minor', CASE WHEN version >= 2 THEN 100000 ELSE 0 END,
                     'refunded_minor', greatest(version - 2, 0))),
-                jsonb_build_object('traceparent', '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01')
+                jsonb_build_object('traceparent', '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'),
+                '{status}', {published_at}
          FROM v ORDER BY version, id;"
     ))
     .await?;
@@ -734,7 +783,7 @@ async fn bench_relay(args: &Args) -> anyhow::Result<Value> {
     payment_db::migrations::run_pending(&url, payment_db::PoolMode::Session)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    preload(&url, args.events, args.payments).await?;
+    preload(&url, args.events, args.payments, false).await?;
     let tag = uuid::Uuid::new_v4().simple().to_string();
     let one = relay_runs(&url, &args.kafka_brokers, &format!("bench.{tag}.one"), 1)?;
     say(format!("relay x1: {} events/s", one["events_per_second"]));
@@ -768,7 +817,7 @@ async fn cold_starts(args: &Args, tag: &str) -> anyhow::Result<Value> {
     payment_db::migrations::run_pending(&url, payment_db::PoolMode::Session)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    preload(&url, 2_000, 200).await?;
+    preload(&url, 2_000, 200, false).await?;
     let mut samples = Vec::new();
     for run in 0..5 {
         if run > 0 {
@@ -784,6 +833,163 @@ async fn cold_starts(args: &Args, tag: &str) -> anyhow::Result<Value> {
         "min_ms": samples.first(),
         "max_ms": samples.last(),
     }))
+}
+
+// ---------------------------------------------------------------- scale
+
+/// Tables at production size against empty ones (retention): `Authorize` over gRPC at each
+/// `--path-concurrency` on an empty database, then again after `--scale-rows` payments with one
+/// idempotency record each were added (`--scale-expired` of them past the key TTL), then at the
+/// highest concurrency for exactly as long as `payment-api admin purge-idempotency --yes` takes
+/// to delete the expired ones; and a relay drain of `--drain-events` with `--retained-events`
+/// published rows kept against none.
+async fn bench_scale(args: &Args) -> anyhow::Result<Value> {
+    let url = fresh_database(&args.admin_url, "bench_scale").await?;
+    let merchant = stack::migrated_with_merchant(&url, "Bench")?;
+    let api = stack::start_api_with(&url, &[("DATABASE_POOL_SIZE", "16")]).await?;
+    let mut clients = Vec::new();
+    for _ in 0..8 {
+        clients.push(Client::connect(&api.base_url, &merchant.api_key).await?);
+    }
+    let empty = scale_steps(args, &clients, "empty", 20_000).await?;
+    let started = Instant::now();
+    grow(
+        &url,
+        &merchant.merchant_id,
+        args.scale_rows,
+        args.scale_expired,
+    )
+    .await?;
+    let grow_seconds = started.elapsed().as_secs_f64();
+    say(format!(
+        "scale: {} payments and idempotency records added in {grow_seconds:.0} s",
+        args.scale_rows
+    ));
+    let grown = scale_steps(args, &clients, "grown", 21_000).await?;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let purge = {
+        let (stop, url) = (Arc::clone(&stop), url.clone());
+        tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let printed = stack::api_command(&url, &["admin", "purge-idempotency", "--yes"]);
+            stop.store(true, Ordering::Relaxed);
+            printed.map(|printed| (printed, started.elapsed().as_secs_f64()))
+        })
+    };
+    let concurrency = args.path_concurrency.iter().copied().max().unwrap_or(8);
+    let mut during = load_until(&clients, Surface::Grpc, concurrency, 29_999, stop).await?;
+    let (printed, purge_seconds) = purge.await??;
+    during["tables"] = json!("purging");
+    during["purge"] = serde_json::from_str(printed.trim()).context("purge output")?;
+    during["purge_seconds"] = json!(purge_seconds);
+    say(format!("scale: during the purge {during}"));
+    drop(api);
+
+    let relay = scale_relay(args).await?;
+    let steps = [empty, grown, vec![during]].concat();
+    Ok(json!({
+        "rows": args.scale_rows, "expired": args.scale_expired, "grow_seconds": grow_seconds,
+        "api": steps, "relay": relay,
+    }))
+}
+
+/// `Authorize` over gRPC at each `--path-concurrency`, the results labelled with `tables`.
+async fn scale_steps(
+    args: &Args,
+    clients: &[Client],
+    tables: &str,
+    step: usize,
+) -> anyhow::Result<Vec<Value>> {
+    let mut results = Vec::new();
+    for (i, &concurrency) in args.path_concurrency.iter().enumerate() {
+        let mut result = load(clients, Surface::Grpc, concurrency, args.seconds, step + i).await?;
+        result["tables"] = json!(tables);
+        say(format!("scale: {result}"));
+        results.push(result);
+    }
+    Ok(results)
+}
+
+/// Adds `rows` authorized payments of `merchant`, each with its idempotency record, in chunks
+/// of a million: time-ordered UUIDv7-shaped ids as the API makes them, the first `expired`
+/// created two days ago (past the 24 h key TTL), the rest within the last 20 hours.
+async fn grow(url: &str, merchant: &str, rows: usize, expired: usize) -> anyhow::Result<()> {
+    const CHUNK: usize = 1_000_000;
+    let mut conn = AsyncPgConnection::establish(url).await?;
+    for low in (1..=rows).step_by(CHUNK) {
+        let high = (low + CHUNK - 1).min(rows);
+        conn.batch_execute(&format!(
+            "WITH g AS (
+                 SELECT g, CASE WHEN g <= {expired} THEN now() - interval '48 hours' + g * interval '1 ms'
+                                ELSE now() - interval '20 hours' + (g - {expired}) * interval '10 ms' END AS at
+                 FROM generate_series({low}, {high}) g),
+             p AS (
+                 INSERT INTO payments (id, merchant_id, status, currency, amount_minor, authorized_minor,
+                                       captured_minor, refunded_minor, payment_method, metadata, version,
+                                       created_at, updated_at)
+                 SELECT (lpad(to_hex((extract(epoch FROM at) * 1000)::bigint), 12, '0') || '7'
+                         || lpad(to_hex(g % 4096), 3, '0') || '8' || lpad(to_hex(g), 15, '0'))::uuid,
+                        '{merchant}', 'authorized', 'USD', 1999, 1999, 0, 0, 'pm_card_visa', '{{}}', 1, at, at
+                 FROM g
+                 RETURNING id, created_at)
+             INSERT INTO idempotency_records (merchant_id, operation, idempotency_key, request_hash,
+                                              payment_id, response, created_at)
+             SELECT '{merchant}', 'authorize', 'scale-' || id, '\\x00', id,
+                    jsonb_build_object('id', id, 'status', 'authorized', 'currency', 'USD',
+                        'amount_minor', 1999, 'authorized_minor', 1999, 'captured_minor', 0,
+                        'refunded_minor', 0, 'payment_method', 'pm_card_visa', 'metadata', '{{}}'::jsonb,
+                        'version', 1, 'created_at', created_at, 'updated_at', created_at),
+                    created_at
+             FROM p"
+        ))
+        .await?;
+    }
+    for table in ["payments", "idempotency_records"] {
+        conn.batch_execute(&format!("VACUUM ANALYZE {table}"))
+            .await?;
+    }
+    Ok(())
+}
+
+/// A drain of `--drain-events` pending events by one relay, on a database keeping no published
+/// rows and on one keeping `--retained-events`: the median events/s of three drains each.
+async fn scale_relay(args: &Args) -> anyhow::Result<Value> {
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let mut cases = Vec::new();
+    for retained in [0, args.retained_events] {
+        let url = fresh_database(&args.admin_url, "bench_scale_relay").await?;
+        payment_db::migrations::run_pending(&url, payment_db::PoolMode::Session)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        if retained > 0 {
+            preload(&url, retained, retained.div_ceil(10), true).await?;
+        }
+        let mut rates = Vec::new();
+        for _ in 0..3 {
+            preload(
+                &url,
+                args.drain_events,
+                args.drain_events.div_ceil(10),
+                false,
+            )
+            .await?;
+            let run = relay_runs(
+                &url,
+                &args.kafka_brokers,
+                &format!("bench.{tag}.scale{retained}"),
+                1,
+            )?;
+            rates.extend(run["events_per_second"].as_f64());
+        }
+        rates.sort_by(f64::total_cmp);
+        let median = rates.get(rates.len() / 2).copied();
+        say(format!(
+            "scale: relay drain with {retained} retained: {rates:?} events/s"
+        ));
+        cases.push(json!({ "retained": retained, "samples": rates, "events_per_second": median }));
+    }
+    Ok(json!({ "events": args.drain_events, "cases": cases }))
 }
 
 // ---------------------------------------------------------------- report
@@ -895,6 +1101,70 @@ fn markdown(results: &Value) -> String {
         ms(&relay["cold_start"]["max_ms"]),
         relay["one"]["peak_rss_kib"].as_f64().unwrap_or(0.0) / 1024.0
     ));
+    if results["scale"].is_object() {
+        out.push_str(&scale_markdown(&results["scale"]));
+    }
+    out
+}
+
+/// The scale tables: `Authorize` on grown tables and during a purge against an empty database,
+/// and the relay's drain with retained rows against none.
+fn scale_markdown(scale: &Value) -> String {
+    let f = |v: &Value| v.as_f64().unwrap_or(0.0);
+    let steps = scale["api"].as_array().cloned().unwrap_or_default();
+    let mut out = String::from(
+        "\n| API `Authorize` (gRPC) as tables grow | concurrency | req/s | p50 ms | p99 ms | req/s ÷ empty | empty p99 ÷ p99 |\n|---|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for step in &steps {
+        let empty = steps
+            .iter()
+            .find(|e| e["tables"] == "empty" && e["concurrency"] == step["concurrency"]);
+        let label = match step["tables"].as_str().unwrap_or("") {
+            "empty" => "empty database".to_owned(),
+            "grown" => format!("{} payments and idempotency records kept", scale["rows"]),
+            _ => format!(
+                "the same, while `purge-idempotency` deletes {} expired records ({:.1} s, {} batches)",
+                step["purge"]["purged"],
+                f(&step["purge_seconds"]),
+                step["purge"]["batches"]
+            ),
+        };
+        let ratios = empty.map_or(("–".to_owned(), "–".to_owned()), |e| {
+            (
+                format!(
+                    "{:.2}",
+                    f(&step["throughput_rps"]) / f(&e["throughput_rps"]).max(1.0)
+                ),
+                format!("{:.2}", f(&e["p99_ms"]) / f(&step["p99_ms"]).max(0.001)),
+            )
+        });
+        out.push_str(&format!(
+            "| {label} | {} | {:.0} | {:.2} | {:.2} | {} | {} |\n",
+            step["concurrency"],
+            f(&step["throughput_rps"]),
+            f(&step["p50_ms"]),
+            f(&step["p99_ms"]),
+            ratios.0,
+            ratios.1
+        ));
+    }
+    let cases = scale["relay"]["cases"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let none = cases.first().map_or(0.0, |c| f(&c["events_per_second"]));
+    out.push_str(&format!(
+        "\n| relay drain of {} events, 1 process | events/s (median of 3) | ÷ none retained |\n|---|---:|---:|\n",
+        scale["relay"]["events"]
+    ));
+    for case in &cases {
+        out.push_str(&format!(
+            "| {} published rows retained | {:.0} | {:.2} |\n",
+            case["retained"],
+            f(&case["events_per_second"]),
+            f(&case["events_per_second"]) / none.max(1.0)
+        ));
+    }
     out
 }
 
@@ -925,18 +1195,21 @@ async fn main() -> anyhow::Result<()> {
     match args.only.as_deref() {
         Some("api") => return print_json(&bench_api(&args).await?),
         Some("paths") => return print_json(&bench_paths(&args).await?),
+        Some("scale") => return print_json(&bench_scale(&args).await?),
         Some(_) => return print_json(&bench_relay(&args).await?),
         None => {}
     }
     let mut api = bench_api(&args).await?;
     api["paths"] = bench_paths(&args).await?;
     let relay = bench_relay(&args).await?;
+    let scale = bench_scale(&args).await?;
     let results = json!({
         "date": chrono_now().format("%Y-%m-%d").to_string(),
         "machine": machine(),
         "seconds": args.seconds,
         "api": api,
         "relay": relay,
+        "scale": scale,
     });
     std::fs::create_dir_all(&args.out_dir)?;
     std::fs::write(
