@@ -9,6 +9,12 @@
 //! line at `info`: method, route template (REST) or gRPC method, surface, HTTP status, gRPC
 //! status when the answer carries one in its headers, latency in ms, request id and merchant id.
 //! Never a header value, a body or a key.
+//!
+//! The `request` span is also the request's OpenTelemetry server span when spans are exported
+//! (`payment_telemetry`): it continues the caller's W3C `traceparent` / `tracestate` (HTTP
+//! header or gRPC metadata, the same thing on the wire), is named `METHOD route` (REST) or the
+//! gRPC method path, and records the HTTP status (an error status for 5xx, OpenTelemetry HTTP
+//! semantic conventions).
 
 use std::time::Instant;
 
@@ -16,6 +22,7 @@ use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
+use payment_telemetry::TRACEPARENT;
 use tracing::Instrument as _;
 use uuid::Uuid;
 
@@ -70,7 +77,29 @@ pub async fn layer(mut request: Request, next: Next) -> Response {
         "request",
         request_id = %id,
         merchant_id = tracing::field::Empty,
+        otel.name = tracing::field::Empty,
+        otel.kind = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+        http.request.method = tracing::field::Empty,
+        http.route = tracing::field::Empty,
+        http.response.status_code = tracing::field::Empty,
     );
+    // The OpenTelemetry fields are recorded only when spans are exported, so log lines (which
+    // show a span's recorded fields) stay as they are.
+    let exporting = payment_telemetry::exporting();
+    if exporting {
+        span.record("otel.kind", "server");
+        span.record("http.request.method", tracing::field::display(&method));
+    }
+    {
+        let header = |name: &str| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+        };
+        payment_telemetry::continue_trace(&span, header(TRACEPARENT), header("tracestate"));
+    }
     let started = Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -88,12 +117,26 @@ pub async fn layer(mut request: Request, next: Next) -> Response {
         .get("grpc-status")
         .and_then(|value| value.to_str().ok())
         .unwrap_or("");
+    let status = response.status().as_u16();
+    if exporting {
+        // OpenTelemetry span names: `METHOD route` over HTTP, `package.Service/Method` for RPC.
+        let name = match (surface, route.strip_prefix('/')) {
+            ("rest", _) | (_, None) => format!("{method} {route}"),
+            (_, Some(rpc)) => rpc.to_owned(),
+        };
+        span.record("otel.name", name);
+        span.record("http.route", route);
+        span.record("http.response.status_code", status);
+        if status >= 500 {
+            span.record("otel.status_code", "ERROR");
+        }
+    }
     span.in_scope(|| {
         tracing::info!(
             http.method = %method,
             http.route = route,
             surface,
-            http.status = response.status().as_u16(),
+            http.status = status,
             grpc.status = grpc_status,
             latency_ms = format_args!("{latency_ms:.2}"),
             "request"

@@ -7,23 +7,14 @@ use std::time::Duration;
 use clap::Parser;
 use payment_api::config::{AdminCommand, Cli, Command, DatabaseArgs, LogFormat, ServeArgs};
 use payment_api::server::{self, ServerConfig};
+use payment_telemetry::Telemetry;
 use secrecy::ExposeSecret;
-use tracing_subscriber::EnvFilter;
 
 /// Exit code for configuration and usage errors (also used by clap).
 const EXIT_USAGE: u8 = 2;
 
-fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
-}
+/// `service.name` of the API's spans unless `OTEL_SERVICE_NAME` says otherwise.
+const SERVICE_NAME: &str = "payment-api";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -34,9 +25,15 @@ async fn main() -> ExitCode {
             LogFormat::Text
         }
     };
-    init_logging(log_format);
+    let telemetry = match payment_telemetry::init(SERVICE_NAME, log_format == LogFormat::Json) {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            let _ = writeln!(std::io::stderr(), "{error}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     let result = match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(args, &telemetry).await,
         Command::Migrate(database) => migrate(&database).await,
         Command::Admin(AdminCommand::CreateMerchant { database, name }) => {
             create_merchant(&database, &name).await
@@ -45,6 +42,9 @@ async fn main() -> ExitCode {
         Command::Openapi => print_openapi(),
         Command::Ops => ops().await,
     };
+    // Spans still queued leave before the process does.
+    let exporter = telemetry.clone();
+    let _ = tokio::task::spawn_blocking(move || exporter.shutdown()).await;
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err((code, message)) => {
@@ -211,7 +211,7 @@ fn print_openapi() -> Result<(), Failure> {
         .map_err(|error| (1, format!("cannot print: {error}")))
 }
 
-async fn serve(args: ServeArgs) -> Result<(), Failure> {
+async fn serve(args: ServeArgs, telemetry: &Telemetry) -> Result<(), Failure> {
     let url = &database_url(&args.database).await?;
     let mode = args.database.database_pool_mode;
     let pending = payment_db::migrations::pending(url, mode)
@@ -274,6 +274,19 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         // The same router, behind API Gateway (HTTP API, payload v2): REST and gRPC-web.
         tracing::info!("running as an AWS Lambda function");
+        // Each invocation's spans are exported before it returns: the function may be frozen
+        // right after, for minutes or for good.
+        let telemetry = telemetry.clone();
+        let router = tower::ServiceBuilder::new()
+            .map_future(move |answer| {
+                let telemetry = telemetry.clone();
+                async move {
+                    let answer = answer.await;
+                    let _ = tokio::task::spawn_blocking(move || telemetry.flush()).await;
+                    answer
+                }
+            })
+            .service(router);
         return lambda_http::run(router)
             .await
             .map_err(|error| (1, format!("lambda runtime: {error}")));

@@ -64,7 +64,7 @@ impl WriteContext {
         Ok(Self {
             merchant_id,
             idempotency_key: idempotency_key.map(IdempotencyKey::parse).transpose()?,
-            traceparent: crate::trace::child_traceparent(traceparent),
+            traceparent: crate::trace::event_traceparent(traceparent),
         })
     }
 }

@@ -2,7 +2,16 @@
 //! each outbox event so consumers can join the request's trace.
 
 /// Name of the header / gRPC metadata entry.
-pub const TRACEPARENT: &str = "traceparent";
+pub use payment_telemetry::TRACEPARENT;
+
+/// The `traceparent` to store with a request's event: when spans are exported, the context of
+/// the current span (the request's server span, whose trace continues the caller's), so the
+/// relay's produce span and the consumer join the very trace the API exported; otherwise
+/// [`child_traceparent`] of the incoming value.
+pub fn event_traceparent(incoming: Option<&[u8]>) -> String {
+    payment_telemetry::span_traceparent(&tracing::Span::current())
+        .unwrap_or_else(|| child_traceparent(incoming))
+}
 
 /// Returns a `traceparent` for work done on behalf of a request: the incoming trace id and
 /// flags with a new span id when `incoming` is a valid version-00 value, otherwise a new

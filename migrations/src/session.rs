@@ -18,6 +18,7 @@ use diesel::connection::CacheSize;
 use diesel_async::{
     AnsiTransactionManager, AsyncConnection, AsyncPgConnection, TransactionManager,
 };
+use tracing::Instrument as _;
 
 /// What sits between the service and PostgreSQL (`DATABASE_POOL_MODE`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -106,11 +107,38 @@ impl TransactionSettings {
 }
 
 /// Runs `work` in a transaction begun with `settings`: committed when `work` returns `Ok`,
-/// rolled back when it returns `Err` (whose error is returned).
+/// rolled back when it returns `Err` (whose error is returned). The transaction is a
+/// `db.transaction` span (debug level: exported as an OpenTelemetry client span when traces
+/// are, never logged at the default level).
 ///
 /// # Errors
 /// `work`'s error, or the database error of `BEGIN`, `COMMIT` or `ROLLBACK`.
 pub async fn transaction<R, E, F>(
+    conn: &mut AsyncPgConnection,
+    settings: &TransactionSettings,
+    work: F,
+) -> Result<R, E>
+where
+    F: AsyncFnOnce(&mut AsyncPgConnection) -> Result<R, E>,
+    E: From<diesel::result::Error>,
+{
+    let span = tracing::debug_span!(
+        "db.transaction",
+        otel.name = "transaction",
+        otel.kind = "client",
+        otel.status_code = tracing::field::Empty,
+        db.system.name = "postgresql",
+    );
+    let outcome = in_transaction(conn, settings, work)
+        .instrument(span.clone())
+        .await;
+    if outcome.is_err() {
+        span.record("otel.status_code", "ERROR");
+    }
+    outcome
+}
+
+async fn in_transaction<R, E, F>(
     conn: &mut AsyncPgConnection,
     settings: &TransactionSettings,
     work: F,

@@ -281,10 +281,23 @@ async fn produce(
         let key = row.aggregate_id.to_string();
         let event_id = row.event_id.to_string();
         let sequence = payment_events::format_sequence(row.aggregate_version);
-        let traceparent = row
+        let stored = row
             .headers
-            .get("traceparent")
+            .get(kafka::HEADER_TRACEPARENT)
             .and_then(serde_json::Value::as_str);
+        // With spans exported: one PRODUCER span per record, continuing the event's stored
+        // trace; the record carries that span's context, so a consumer continues it.
+        let span = payment_telemetry::producer_span(
+            &env.args.events_topic,
+            stored,
+            &tracing::Span::current(),
+            &[
+                ("messaging.system", "kafka".to_owned()),
+                ("messaging.message.id", event_id.clone()),
+                ("messaging.kafka.message.key", key.clone()),
+            ],
+        );
+        let traceparent = span.as_ref().map_or(stored, |(_, own)| Some(own.as_str()));
         let mut record = FutureRecord::to(&env.args.events_topic)
             .key(&key)
             .payload(value.as_slice())
@@ -314,17 +327,35 @@ async fn produce(
                 if let Some(sent) = batch.sent.get_mut(index) {
                     *sent = true;
                 }
-                in_flight.push(report(index, delivery));
+                in_flight.push(report(index, delivery, span.map(|(span, _)| span)));
             }
             // Never queued: classified like a delivery error.
-            Err(error) => batch.fail(index, &error, -1, env, counters),
+            Err(error) => {
+                if let Some((mut span, _)) = span {
+                    span.fail(error.to_string());
+                }
+                batch.fail(index, &error, -1, env, counters);
+            }
         }
     }
     in_flight
 }
 
-async fn report(index: usize, delivery: DeliveryFuture) -> Report {
-    (index, delivery.await)
+/// Awaits one delivery report; the record's span (if any) ends with it.
+async fn report(
+    index: usize,
+    delivery: DeliveryFuture,
+    span: Option<payment_telemetry::ActiveSpan>,
+) -> Report {
+    let report = delivery.await;
+    if let Some(mut span) = span {
+        match &report {
+            Ok(Ok(_)) => {}
+            Ok(Err((error, _))) => span.fail(error.to_string()),
+            Err(_canceled) => span.fail("delivery report lost".to_owned()),
+        }
+    }
+    (index, report)
 }
 
 /// Stage 4: collects delivery reports until all are in, the deadline plus `--flush-timeout`

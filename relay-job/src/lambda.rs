@@ -4,7 +4,7 @@
 //! summary, and turns Kafka or database unavailability into a function error so retries,
 //! on-failure destinations and alarms see it. Each invocation also prints the summary and a
 //! CloudWatch embedded-metric-format line (namespace `PaymentService/Relay`) from which the
-//! dead-letter and backlog alarms are computed. A run that ends in a configuration error (for
+//! dead-letter and backlog alarms are computed; its spans are exported before it returns. A run that ends in a configuration error (for
 //! example Kafka refusing the SASL credentials) drops the cached SASL secret, so the next
 //! invocation reads a rotated one.
 
@@ -84,16 +84,22 @@ pub fn emf(summary: &RunSummary, function: &str) -> Value {
 ///
 /// # Errors
 /// When the Lambda Runtime API cannot be reached.
-pub async fn serve(args: RunArgs) -> Result<(), lambda_runtime::Error> {
+pub async fn serve(
+    args: RunArgs,
+    telemetry: payment_telemetry::Telemetry,
+) -> Result<(), lambda_runtime::Error> {
     let args = Arc::new(args);
     let function =
         std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "relay-job".to_owned());
     lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| {
         let args = Arc::clone(&args);
         let function = function.clone();
+        let telemetry = telemetry.clone();
         async move {
             let (_never, stop) = tokio::sync::watch::channel(false);
             let summary = crate::run::run(&args, stop).await;
+            // The run's spans leave before the invocation returns and the function is frozen.
+            let _ = tokio::task::spawn_blocking(move || telemetry.flush()).await;
             crate::summary::print(&summary);
             crate::summary::print_value(&emf(&summary, &function));
             if summary.outcome == Outcome::ConfigError

@@ -15,18 +15,13 @@ use relay_job::config::{
 use relay_job::database::in_transaction;
 use relay_job::queue::{self, ReplayScope};
 use relay_job::summary::{self, Outcome};
-use tracing_subscriber::EnvFilter;
 
+/// `service.name` of the relay's spans unless `OTEL_SERVICE_NAME` says otherwise.
+const SERVICE_NAME: &str = "relay-job";
+
+/// Log lines only, for the operator commands (their spans are not exported).
 fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
+    payment_telemetry::init_logs(format == LogFormat::Json);
 }
 
 /// Prints `value` as the command's JSON line; exit 0.
@@ -118,9 +113,16 @@ async fn main() -> ExitCode {
     let name = cli.command.name();
     match cli.command {
         Command::Run(args) => {
-            init_logging(args.log_format);
+            let telemetry =
+                match payment_telemetry::init(SERVICE_NAME, args.log_format == LogFormat::Json) {
+                    Ok(telemetry) => telemetry,
+                    Err(error) => {
+                        init_logging(args.log_format);
+                        return fail(name, Outcome::ConfigError, error.to_string());
+                    }
+                };
             if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
-                return match relay_job::lambda::serve(*args).await {
+                return match relay_job::lambda::serve(*args, telemetry).await {
                     Ok(()) => ExitCode::SUCCESS,
                     Err(error) => {
                         tracing::error!(%error, "lambda runtime failed");
@@ -135,6 +137,8 @@ async fn main() -> ExitCode {
                 let _ = stop_tx.send(true);
             });
             let summary = relay_job::run::run(&args, stop_rx).await;
+            // The run's spans leave before the process does.
+            let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
             summary::print(&summary);
             ExitCode::from(summary.exit_code)
         }

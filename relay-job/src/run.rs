@@ -13,6 +13,7 @@ use payment_db::session;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::Producer;
 use tokio::sync::{Notify, watch};
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::batch;
@@ -139,11 +140,20 @@ impl Limits {
 }
 
 /// Runs one relay pass and returns its summary (never panics on Kafka or database failure).
+/// The pass is the `relay` span (every log line of the run carries its `run.id`; the root
+/// span of the run's trace when spans are exported).
 pub async fn run(args: &RunArgs, stop: watch::Receiver<bool>) -> RunSummary {
-    let started = Instant::now();
     let run_id = Uuid::now_v7();
-    let span = tracing::info_span!("relay", run.id = %run_id);
-    let _entered = span.enter();
+    let span = tracing::info_span!("relay", run.id = %run_id, otel.name = tracing::field::Empty);
+    if payment_telemetry::exporting() {
+        // Recorded only when exported: log lines show a span's recorded fields.
+        span.record("otel.name", "relay run");
+    }
+    relay_pass(args, stop, run_id).instrument(span).await
+}
+
+async fn relay_pass(args: &RunArgs, stop: watch::Receiver<bool>, run_id: Uuid) -> RunSummary {
+    let started = Instant::now();
     let deadline = started
         .checked_add(args.max_runtime)
         .unwrap_or(started + Duration::from_secs(365 * 24 * 3600));
@@ -391,6 +401,10 @@ async fn work(
             };
             batch::relay(conn, &env, &mut counters).await
         })
+        .instrument(tracing::debug_span!(
+            "relay.batch",
+            otel.name = "relay batch"
+        ))
         .await;
         let done = coordination.batch_done.notified();
         tokio::pin!(done);
