@@ -77,7 +77,6 @@ pub async fn layer(mut request: Request, next: Next) -> Response {
         "request",
         request_id = %id,
         merchant_id = tracing::field::Empty,
-        otel.name = tracing::field::Empty,
         otel.kind = tracing::field::Empty,
         otel.status_code = tracing::field::Empty,
         http.request.method = tracing::field::Empty,
@@ -124,7 +123,7 @@ pub async fn layer(mut request: Request, next: Next) -> Response {
             ("rest", _) | (_, None) => format!("{method} {route}"),
             (_, Some(rpc)) => rpc.to_owned(),
         };
-        span.record("otel.name", name);
+        payment_telemetry::rename(&span, name);
         span.record("http.route", route);
         span.record("http.response.status_code", status);
         if status >= 500 {

@@ -98,8 +98,20 @@ fn ours(target: &str) -> bool {
 }
 
 fn provider(service_name: &'static str) -> Result<SdkTracerProvider, TelemetryError> {
-    let exporter = opentelemetry_otlp::SpanExporter::builder()
-        .with_http()
+    use opentelemetry_otlp::WithExportConfig as _;
+    let mut exporter = opentelemetry_otlp::SpanExporter::builder().with_http();
+    // The specification's default is http/protobuf; the exporter would pick JSON, since both
+    // encodings are built in. A protocol given in the environment wins.
+    let chosen = [
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+    ]
+    .iter()
+    .any(|name| std::env::var_os(name).is_some());
+    if !chosen {
+        exporter = exporter.with_protocol(opentelemetry_otlp::Protocol::HttpBinary);
+    }
+    let exporter = exporter
         .build()
         .map_err(|error| TelemetryError(error.to_string()))?;
     let mut resource = opentelemetry_sdk::Resource::builder();
@@ -190,6 +202,14 @@ pub fn remote_context(traceparent: Option<&str>, tracestate: Option<&str>) -> Co
 pub fn continue_trace(span: &tracing::Span, traceparent: Option<&str>, tracestate: Option<&str>) {
     if exporting() && traceparent.is_some() {
         let _ = span.set_parent(remote_context(traceparent, tracestate));
+    }
+}
+
+/// Names `span`'s OpenTelemetry span `name`, also after its context exists (a `tracing` record
+/// of `otel.name` then no longer renames it), when spans are exported.
+pub fn rename(span: &tracing::Span, name: String) {
+    if exporting() {
+        span.context().span().update_name(name);
     }
 }
 

@@ -9,5 +9,6 @@
 
 pub mod client;
 pub mod cluster;
+pub mod otlp;
 pub mod stack;
 pub mod workload;
