@@ -137,6 +137,14 @@ ensure_redis_server() {
     apt_install redis-server
 }
 
+# Makes sure `prometheus-pushgateway` exists (the relay's metrics test starts its own on a free
+# port), installing Debian's package when it is missing.
+ensure_pushgateway() {
+    command -v prometheus-pushgateway >/dev/null && return 0
+    log "installing Debian's prometheus-pushgateway"
+    apt_install prometheus-pushgateway
+}
+
 # Starts a redis-server of our own on a free port (no persistence) and exports TEST_REDIS_URL;
 # stop_started_services stops it.
 start_redis() {

@@ -77,3 +77,8 @@ output "ecs_task_role_arn" {
   description = "IAM role of the ECS API tasks (when enable_ecs_grpc)."
   value       = var.enable_ecs_grpc ? aws_iam_role.ecs_task[0].arn : null
 }
+
+output "dashboard_name" {
+  description = "The CloudWatch dashboard of the deployment (relay EMF, Lambda, HTTP API, database metrics)."
+  value       = aws_cloudwatch_dashboard.this.dashboard_name
+}

@@ -52,8 +52,9 @@ pub async fn migrated_database() -> (String, String) {
     (name, url)
 }
 
-/// Cuts (`allowed = false`: refuses new connections and terminates the open ones) or restores
-/// access to database `name`, as an outage and its recovery look to the application.
+/// Cuts (`allowed = false`: refuses new connections and ends the open ones, [`end_sessions`])
+/// or restores access to database `name`, as an outage and its recovery look to the
+/// application.
 ///
 /// # Panics
 /// When the admin connection fails.
@@ -69,16 +70,41 @@ pub async fn set_connections(name: &str, allowed: bool) {
         .await
         .expect("ALTER DATABASE");
     if !allowed {
-        // Wait (up to 5 s each) until the backends have ended: without a timeout
-        // pg_terminate_backend only signals, and on a loaded machine a pooled connection could
-        // still pass its check after the outage "ended" and then die under the next request.
-        admin
-            .batch_execute(&format!(
-                "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()"
-            ))
-            .await
-            .expect("terminate backends");
+        end_sessions(name).await;
     }
+}
+
+/// Ends every session on database `name` (but the caller's) and returns once they have ended
+/// (up to 5 s each), while new connections stay allowed: what a server restart or a failover
+/// does to open sessions, without an outage. Waiting matters: `pg_terminate_backend` without
+/// a timeout only signals, and on a loaded machine a pooled connection could still pass its
+/// check and then die under the next request.
+///
+/// # Panics
+/// When the admin connection fails.
+#[expect(clippy::expect_used, reason = "test support fails loudly")]
+pub async fn end_sessions(name: &str) {
+    let mut admin = AsyncPgConnection::establish(&admin_url())
+        .await
+        .expect("PostgreSQL reachable");
+    admin
+        .batch_execute(&format!(
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+        ))
+        .await
+        .expect("terminate backends");
+}
+
+/// A TCP port of 127.0.0.1 that is free now (for a server a test starts of its own).
+///
+/// # Panics
+/// When no port can be bound.
+#[expect(clippy::expect_used, reason = "test support fails loudly")]
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port on 127.0.0.1")
+        .port()
 }
 
 /// How the services under test reach their database, from `TEST_DATABASE_ROUTE`: the suites

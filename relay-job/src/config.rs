@@ -412,6 +412,15 @@ pub struct RunArgs {
     /// Largest record value in bytes; a larger event is dead-lettered as a reference.
     #[arg(long, env = "RELAY_MAX_MESSAGE_BYTES", default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1024..=100_000_000))]
     pub max_message_bytes: u64,
+    /// Prometheus Pushgateway (`http://host:9091`) that receives the run's metrics when it ends
+    /// (each Lambda invocation's too); unset: no push. A failed push is a warning, never a
+    /// different exit code.
+    #[arg(long, env = "RELAY_METRICS_PUSH_URL")]
+    pub metrics_push_url: Option<String>,
+    /// The `instance` grouping label of the pushed metrics: relays that run at the same time
+    /// need different values, or the later push replaces the earlier one's figures.
+    #[arg(long, env = "RELAY_METRICS_INSTANCE", default_value = "relay-job")]
+    pub metrics_instance: String,
     /// Log format (logs go to stderr; stdout has only the summary line).
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

@@ -4,7 +4,8 @@
 //! summary, and turns Kafka or database unavailability into a function error so retries,
 //! on-failure destinations and alarms see it. Each invocation also prints the summary and a
 //! CloudWatch embedded-metric-format line (namespace `PaymentService/Relay`) from which the
-//! dead-letter and backlog alarms are computed; its spans are exported before it returns. A run that ends in a configuration error (for
+//! dead-letter and backlog alarms are computed, and pushes its metrics to a Pushgateway when
+//! `--metrics-push-url` is set; its spans are exported before it returns. A run that ends in a configuration error (for
 //! example Kafka refusing the SASL credentials) drops the cached SASL secret, so the next
 //! invocation reads a rotated one.
 
@@ -98,6 +99,9 @@ pub async fn serve(
         async move {
             let (_never, stop) = tokio::sync::watch::channel(false);
             let summary = crate::run::run(&args, stop).await;
+            if let Some(url) = &args.metrics_push_url {
+                crate::pushgateway::push(url, &args.metrics_instance, &summary).await;
+            }
             // The run's spans leave before the invocation returns and the function is frozen.
             let _ = tokio::task::spawn_blocking(move || telemetry.flush()).await;
             crate::summary::print(&summary);

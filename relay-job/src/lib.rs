@@ -18,6 +18,7 @@ pub mod dead_letter;
 pub mod kafka;
 pub mod lambda;
 pub mod msk_iam;
+pub mod pushgateway;
 pub mod queue;
 pub mod run;
 pub mod summary;

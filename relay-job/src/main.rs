@@ -137,6 +137,9 @@ async fn main() -> ExitCode {
                 let _ = stop_tx.send(true);
             });
             let summary = relay_job::run::run(&args, stop_rx).await;
+            if let Some(url) = &args.metrics_push_url {
+                relay_job::pushgateway::push(url, &args.metrics_instance, &summary).await;
+            }
             // The run's spans leave before the process does.
             let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
             summary::print(&summary);

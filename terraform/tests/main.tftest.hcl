@@ -828,3 +828,44 @@ run "examples_complete_applies" {
     error_message = "The complete example plans and applies (mocked) with ECS, endpoints and SASL/SCRAM."
   }
 }
+
+# --- Observability: the CloudWatch dashboard ---------------------------------------------------
+
+run "one_dashboard_shows_the_relay_lambda_api_and_database_metrics" {
+  command = apply
+
+  assert {
+    condition = alltrue([
+      for name in ["Published", "DeadLettered", "ExitCode", "Remaining", "ParkedKeys", "OldestPendingAgeMs"] : anytrue(flatten([
+        for widget in jsondecode(aws_cloudwatch_dashboard.this.dashboard_body).widgets : [
+          for metric in widget.properties.metrics : metric[0] == "PaymentService/Relay" && metric[1] == name && metric[3] == aws_lambda_function.relay.function_name
+        ]
+      ]))
+    ])
+    error_message = "Every metric of the relay's EMF line (lambda.rs emf) has a widget, for the relay function."
+  }
+
+  assert {
+    condition = alltrue([
+      for wanted in [
+        ["AWS/Lambda", "Errors", aws_lambda_function.api.function_name],
+        ["AWS/Lambda", "Errors", aws_lambda_function.relay.function_name],
+        ["AWS/Lambda", "Duration", aws_lambda_function.api.function_name],
+        ["AWS/ApiGateway", "5xx", aws_apigatewayv2_api.http.id],
+        ["AWS/ApiGateway", "Latency", aws_apigatewayv2_api.http.id],
+        ["AWS/RDS", "CPUUtilization", aws_db_instance.this.identifier],
+        ["AWS/RDS", "DatabaseConnections", aws_db_instance.this.identifier],
+        ] : anytrue(flatten([
+          for widget in jsondecode(aws_cloudwatch_dashboard.this.dashboard_body).widgets : [
+            for metric in widget.properties.metrics : metric[0] == wanted[0] && metric[1] == wanted[1] && metric[3] == wanted[2]
+          ]
+      ]))
+    ])
+    error_message = "The dashboard shows Lambda errors and duration of both functions, the HTTP API's 5xx and latency, and the database's CPU and connections."
+  }
+
+  assert {
+    condition     = output.dashboard_name == var.name
+    error_message = "The dashboard is named after the deployment."
+  }
+}

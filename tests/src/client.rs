@@ -355,9 +355,7 @@ impl Client {
                 pb::GetPaymentRequest { payment_id: id }.encode_to_vec(),
             ),
         };
-        let mut framed = vec![0_u8];
-        framed.extend_from_slice(&u32::try_from(body.len()).unwrap_or(u32::MAX).to_be_bytes());
-        framed.extend_from_slice(&body);
+        let framed = grpc_web_frame(&body);
         let mut request = self
             .http
             .post(format!(
@@ -406,6 +404,33 @@ impl Client {
             headers.get("idempotent-replayed").is_some(),
         ))
     }
+}
+
+/// One gRPC-web data frame (flag 0, big-endian length) holding `message`.
+pub fn grpc_web_frame(message: &[u8]) -> Vec<u8> {
+    let mut framed = vec![0_u8];
+    framed.extend_from_slice(
+        &u32::try_from(message.len())
+            .unwrap_or(u32::MAX)
+            .to_be_bytes(),
+    );
+    framed.extend_from_slice(message);
+    framed
+}
+
+/// The `grpc-status` of a gRPC-web answer: from its headers (trailers-only errors), else from
+/// the trailer frame of `body`; `None` when neither holds one.
+pub fn grpc_web_status(headers: &reqwest::header::HeaderMap, body: &[u8]) -> Option<u32> {
+    let status = |value: &str| value.trim().parse().ok();
+    if let Some(value) = headers.get("grpc-status").and_then(|v| v.to_str().ok()) {
+        return status(value);
+    }
+    split_frames(body).1.and_then(|trailers| {
+        trailers
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("grpc-status:"))
+            .and_then(status)
+    })
 }
 
 /// Splits gRPC-web frames into the message (flag 0) and the trailer block (flag 0x80).

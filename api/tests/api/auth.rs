@@ -23,8 +23,7 @@ async fn lookups(app: &TestApp) -> i64 {
 /// Transactions committed in the app's database (`pg_stat_database`), once every backend has
 /// reported its statistics (they report when they exit: the pool's are ended first).
 async fn committed_transactions(app: &TestApp) -> i64 {
-    payment_db::testing::set_connections(&app.database, false).await;
-    payment_db::testing::set_connections(&app.database, true).await;
+    payment_db::testing::end_sessions(&app.database).await;
     let mut admin = AsyncPgConnection::establish(&payment_db::testing::admin_url())
         .await
         .unwrap();

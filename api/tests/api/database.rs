@@ -157,8 +157,7 @@ async fn a_read_only_database_is_503_for_writes_and_reads_go_on() {
         ))
         .await
         .unwrap();
-    payment_db::testing::set_connections(&app.database, false).await;
-    payment_db::testing::set_connections(&app.database, true).await;
+    payment_db::testing::end_sessions(&app.database).await;
     let before = app.footprint().await;
     let refused = app
         .authorize_until(|status| status == 503)
@@ -183,8 +182,7 @@ async fn a_read_only_database_is_503_for_writes_and_reads_go_on() {
         ))
         .await
         .unwrap();
-    payment_db::testing::set_connections(&app.database, false).await;
-    payment_db::testing::set_connections(&app.database, true).await;
+    payment_db::testing::end_sessions(&app.database).await;
     let recovered = app.authorize_until(|status| status != 503).await;
     assert_eq!(
         recovered.map(|answer| answer.status()),

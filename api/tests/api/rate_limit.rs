@@ -55,14 +55,6 @@ impl Drop for RedisServer {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn options(port: u16, fail_mode: FailMode, per_second: u32, burst: u32) -> Options {
     Options {
         rate_limits: RateLimits::both(RateLimit {
@@ -89,7 +81,7 @@ async fn probe(app: &TestApp) -> u16 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_instances_share_one_budget_per_merchant() {
-    let redis = RedisServer::start(free_port());
+    let redis = RedisServer::start(payment_db::testing::free_port());
     let (rate, burst) = (2, 10);
     let settings = options(redis.port, FailMode::Closed, rate, burst);
     let first = TestApp::spawn_with(settings.clone()).await;
@@ -142,7 +134,7 @@ async fn two_instances_share_one_budget_per_merchant() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn redis_down_fails_open_or_closed_and_recovery_needs_no_restart() {
-    let port = free_port();
+    let port = payment_db::testing::free_port();
     let mut redis = RedisServer::start(port);
     let open = TestApp::spawn_with(options(port, FailMode::Open, 1, 3)).await;
     let closed = open
@@ -284,7 +276,7 @@ const PAST_CACHE_TTL: Duration = Duration::from_millis(400);
 
 #[tokio::test(flavor = "multi_thread")]
 async fn overrides_per_merchant_and_class_reach_every_instance_within_the_cache_ttl() {
-    let redis = RedisServer::start(free_port());
+    let redis = RedisServer::start(payment_db::testing::free_port());
     let mut settings = options(redis.port, FailMode::Closed, 1, 2);
     settings.auth.cache_ttl = Duration::from_millis(200);
     let first = TestApp::spawn_with(settings.clone()).await;
@@ -432,7 +424,10 @@ async fn overrides_apply_in_process_too_and_bad_ones_change_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_auth_token_from_its_own_setting_is_used_and_a_wrong_one_fails_as_configured() {
     // ElastiCache's shape: the URL names the host, the token comes from a secret.
-    let redis = RedisServer::start_with(free_port(), &["--requirepass", "s3cret-token"]);
+    let redis = RedisServer::start_with(
+        payment_db::testing::free_port(),
+        &["--requirepass", "s3cret-token"],
+    );
     let with_password = |password: &str| {
         let mut settings = options(redis.port, FailMode::Closed, 1, 2);
         if let Some(redis) = settings.redis.as_mut() {

@@ -16,6 +16,7 @@ mod cli;
 mod concurrency;
 mod failures;
 mod kafka_failures;
+mod metrics;
 mod mock;
 mod operations;
 mod tls;
