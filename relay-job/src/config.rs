@@ -386,6 +386,16 @@ pub struct RunArgs {
     /// Stop claiming after this long (e.g. `30s`, `5m`).
     #[arg(long, env = "RELAY_MAX_RUNTIME", default_value = "30s", value_parser = humantime::parse_duration)]
     pub max_runtime: Duration,
+    /// Keep relaying until `--max-runtime` instead of exiting when the outbox is drained (a
+    /// scheduler fires at most once a minute; a following relay publishes within about
+    /// `--follow-poll`). Idle, it looks for due events every `--follow-poll`, and at once when a
+    /// NOTIFY on `outbox_events` wakes it (databases that opt in: README "Follow mode"; not
+    /// through a transaction-mode pooler, which cannot LISTEN).
+    #[arg(long, env = "RELAY_FOLLOW", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub follow: bool,
+    /// How often an idle following relay looks for due events (e.g. `50ms`).
+    #[arg(long, env = "RELAY_FOLLOW_POLL", default_value = "50ms", value_parser = humantime::parse_duration)]
+    pub follow_poll: Duration,
     /// Longest wait for the Kafka cluster: for its first answer at start (topic metadata or
     /// creation), and, mid-run, for any broker while all are down before the run ends with
     /// exit 3 (the events in flight stay pending, no attempt charged).

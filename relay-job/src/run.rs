@@ -12,6 +12,7 @@ use payment_db::TransactionSettings;
 use payment_db::session;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::Producer;
+use tokio::sync::futures::Notified;
 use tokio::sync::{Notify, watch};
 use tracing::Instrument as _;
 use uuid::Uuid;
@@ -287,8 +288,24 @@ async fn drive(
             health,
         )
     });
+    // Follow mode: one more connection LISTENs for commits (not through a transaction-mode
+    // pooler, whose server connections change under a session: there the relay only polls).
+    let listener =
+        if args.follow && args.database.database_pool_mode == payment_db::PoolMode::Session {
+            listener(&url, args).await
+        } else {
+            None
+        };
+    let workers = futures::future::join_all(workers);
+    let finished = match listener {
+        Some(conn) => tokio::select! {
+            finished = workers => finished,
+            never = listen(conn, &coordination.wake) => match never {},
+        },
+        None => workers.await,
+    };
     let mut result = None;
-    for (stop, worker_counters) in futures::future::join_all(workers).await {
+    for (stop, worker_counters) in finished {
         counters.add(&worker_counters);
         result = match (result, stop) {
             (Some(Stop::Failed(outcome, reason)), _) | (_, Some(Stop::Failed(outcome, reason))) => {
@@ -366,6 +383,8 @@ struct Coordination {
     busy: AtomicUsize,
     batch_done: Notify,
     halted: AtomicBool,
+    /// Rung by the listener when a NOTIFY says events committed (follow mode).
+    wake: Notify,
 }
 
 /// One worker: batch after batch on its own connection. A worker that finds nothing due while
@@ -390,6 +409,10 @@ async fn work(
         if let Some(outcome) = limits.should_stop() {
             break Some(Stop::Outcome(outcome));
         }
+        // Enabled before the claim, so a NOTIFY that arrives while it runs is not lost.
+        let woken = coordination.wake.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
         coordination.busy.fetch_add(1, Ordering::AcqRel);
         let batch = session::transaction::<_, Stop, _>(conn, &settings, async |conn| {
             let env = batch::Env {
@@ -413,6 +436,11 @@ async fn work(
         match batch {
             Ok(None) => coordination.batch_done.notify_waiters(),
             Ok(Some(Stop::Outcome(Outcome::Drained))) if others_busy => done.await,
+            Ok(Some(Stop::Outcome(Outcome::Drained))) if args.follow => {
+                // A worker waiting for this batch's end claims again now.
+                coordination.batch_done.notify_waiters();
+                idle(limits, args.follow_poll, woken).await;
+            }
             Ok(Some(stop)) | Err(stop) => {
                 if !matches!(stop, Stop::Outcome(Outcome::Drained)) {
                     coordination.halted.store(true, Ordering::Release);
@@ -423,6 +451,57 @@ async fn work(
         }
     };
     (stop, counters)
+}
+
+/// Follow mode, drained: waits until events may be due (a NOTIFY woke the relay, `poll`
+/// passed) or the run ends (deadline, stop request), whichever comes first.
+async fn idle(limits: &Limits, poll: Duration, woken: std::pin::Pin<&mut Notified<'_>>) {
+    let mut stop = limits.stop.clone();
+    tokio::select! {
+        () = woken => {},
+        () = tokio::time::sleep(poll) => {},
+        () = tokio::time::sleep_until(limits.deadline.into()) => {},
+        _ = stop.wait_for(|stopped| *stopped) => {},
+    }
+}
+
+/// Channel of the NOTIFY that the outbox insert trigger sends when the database opts in
+/// (`payment.outbox_notify = on`; migration `outbox_notify`).
+pub const NOTIFY_CHANNEL: &str = "outbox_events";
+
+/// Follow mode: a connection that LISTENs on [`NOTIFY_CHANNEL`], opened before the first claim
+/// so that whatever commits later wakes the relay (what committed before, the claim finds).
+/// `None` when it cannot be had: the relay then only polls.
+async fn listener(url: &payment_secrets::DatabaseUrl, args: &RunArgs) -> Option<AsyncPgConnection> {
+    use diesel_async::RunQueryDsl;
+    let mut conn = connect(url, args).await.ok()?;
+    match diesel::sql_query(format!("LISTEN {NOTIFY_CHANNEL}"))
+        .execute(&mut conn)
+        .await
+    {
+        Ok(_) => Some(conn),
+        Err(error) => {
+            tracing::warn!(%error, "LISTEN {NOTIFY_CHANNEL} failed: polling only");
+            None
+        }
+    }
+}
+
+/// Rings `wake` for every notification `conn` receives. Never returns: when the connection is
+/// lost it logs once and leaves the relay to its polling.
+async fn listen(mut conn: AsyncPgConnection, wake: &Notify) -> std::convert::Infallible {
+    use futures::StreamExt;
+    let mut notifications = std::pin::pin!(conn.notifications_stream());
+    while let Some(notification) = notifications.next().await {
+        match notification {
+            Ok(_) => wake.notify_waiters(),
+            Err(error) => {
+                tracing::warn!(%error, "LISTEN connection lost: polling only");
+                break;
+            }
+        }
+    }
+    std::future::pending().await
 }
 
 /// With `KAFKA_SASL_SECRET_ARN`, the settings with the secret's username and password filled in.

@@ -264,6 +264,26 @@ impl Outbox {
             .collect()
     }
 
+    /// Whether a session of this database LISTENs for the outbox's NOTIFY (a following relay).
+    pub async fn listening(&self) -> bool {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            count: i64,
+        }
+        let database = self.url.rsplit('/').next().unwrap_or_default();
+        diesel::sql_query(
+            "SELECT count(*) AS count FROM pg_stat_activity \
+             WHERE datname = $1 AND query = 'LISTEN outbox_events'",
+        )
+        .bind::<diesel::sql_types::Text, _>(database)
+        .get_result::<Row>(&mut self.db().await)
+        .await
+        .unwrap()
+        .count
+            > 0
+    }
+
     pub async fn sql(&self, sql: &str) {
         diesel_async::SimpleAsyncConnection::batch_execute(&mut self.db().await, sql)
             .await

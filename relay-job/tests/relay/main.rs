@@ -15,6 +15,7 @@ mod cases;
 mod cli;
 mod concurrency;
 mod failures;
+mod follow;
 mod kafka_failures;
 mod metrics;
 mod mock;

@@ -1,0 +1,2 @@
+DROP TRIGGER outbox_notify ON outbox_events;
+DROP FUNCTION outbox_notify();
