@@ -171,6 +171,23 @@ pub struct RelayTarget {
 }
 
 impl RelayTarget {
+    /// A target on `database_url`, the broker of `KAFKA_BROKERS` and topics of its own
+    /// (`{prefix}.{random}.events` / `.dlq`), for one test.
+    ///
+    /// # Panics
+    /// When `KAFKA_BROKERS` is not set (`scripts/test` starts tansu and sets it).
+    #[expect(clippy::expect_used, reason = "test support fails loudly")]
+    pub fn with_own_topics(database_url: &str, prefix: &str) -> Self {
+        let tag = uuid::Uuid::new_v4().simple().to_string();
+        Self {
+            database_url: database_url.to_owned(),
+            brokers: std::env::var("KAFKA_BROKERS")
+                .expect("KAFKA_BROKERS (scripts/test starts tansu)"),
+            events_topic: format!("{prefix}.{tag}.events"),
+            dlq_topic: format!("{prefix}.{tag}.dlq"),
+        }
+    }
+
     /// A `relay-job` command with this target's environment.
     ///
     /// # Errors

@@ -2,7 +2,6 @@
 //! `KAFKA_BROKERS`. Needs the workspace binaries built (`scripts/test` builds them).
 #![expect(
     clippy::unwrap_used,
-    clippy::expect_used,
     clippy::indexing_slicing,
     clippy::panic,
     reason = "tests"
@@ -38,13 +37,7 @@ async fn stack() -> Stack {
         .to_owned();
     let api = stack::start_api(&database_url).await.unwrap();
     let client = Client::connect(&api.base_url, &key).await.unwrap();
-    let tag = uuid::Uuid::new_v4().simple().to_string();
-    let relay = RelayTarget {
-        database_url: database_url.clone(),
-        brokers: std::env::var("KAFKA_BROKERS").expect("KAFKA_BROKERS (scripts/test starts tansu)"),
-        events_topic: format!("e2e.{tag}.events"),
-        dlq_topic: format!("e2e.{tag}.dlq"),
-    };
+    let relay = RelayTarget::with_own_topics(&database_url, "e2e");
     Stack {
         database_url,
         client,

@@ -97,13 +97,7 @@ async fn writes_reads_and_a_drain_all_succeed_through_a_transaction_pooler() {
         assert_eq!(answer.status(), 200);
     }
 
-    let tag = uuid::Uuid::new_v4().simple().to_string();
-    let relay = RelayTarget {
-        database_url: pooled,
-        brokers: std::env::var("KAFKA_BROKERS").expect("KAFKA_BROKERS (scripts/test starts tansu)"),
-        events_topic: format!("k11.{tag}.events"),
-        dlq_topic: format!("k11.{tag}.dlq"),
-    };
+    let relay = RelayTarget::with_own_topics(&pooled, "k11");
     let output = relay
         .command(&["run", "--max-runtime", "20s"])
         .unwrap()

@@ -126,13 +126,7 @@ async fn a_database_restart_under_load_loses_nothing_and_answers_503_meanwhile()
     let api = stack::start_api_with(&url, &[("DATABASE_TIMEOUT_MS", "500")])
         .await
         .unwrap();
-    let tag = uuid::Uuid::new_v4().simple().to_string();
-    let relay = RelayTarget {
-        database_url: url.clone(),
-        brokers: std::env::var("KAFKA_BROKERS").expect("KAFKA_BROKERS (scripts/test starts tansu)"),
-        events_topic: format!("restart.{tag}.events"),
-        dlq_topic: format!("restart.{tag}.dlq"),
-    };
+    let relay = RelayTarget::with_own_topics(&url, "restart");
 
     // Relays run one after another, as cron would start them, while the writers write.
     let stop = Arc::new(AtomicBool::new(false));

@@ -120,13 +120,7 @@ async fn an_authorization_and_its_kafka_record_are_one_trace_across_both_service
         .unwrap()
         .id;
 
-    let tag = uuid::Uuid::new_v4().simple().to_string();
-    let relay = RelayTarget {
-        database_url: database_url.clone(),
-        brokers: std::env::var("KAFKA_BROKERS").expect("KAFKA_BROKERS (scripts/test starts tansu)"),
-        events_topic: format!("trace.{tag}.events"),
-        dlq_topic: format!("trace.{tag}.dlq"),
-    };
+    let relay = RelayTarget::with_own_topics(&database_url, "trace");
     let output = relay
         .command(&["run", "--max-runtime", "10s"])
         .unwrap()
