@@ -494,7 +494,10 @@ async fn listen(mut conn: AsyncPgConnection, wake: &Notify) -> std::convert::Inf
     let mut notifications = std::pin::pin!(conn.notifications_stream());
     while let Some(notification) = notifications.next().await {
         match notification {
-            Ok(_) => wake.notify_waiters(),
+            Ok(_) => {
+                tracing::debug!("woken by NOTIFY");
+                wake.notify_waiters();
+            }
             Err(error) => {
                 tracing::warn!(%error, "LISTEN connection lost: polling only");
                 break;

@@ -28,9 +28,6 @@ async fn a_following_relay_publishes_what_commits_while_it_runs() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "passes alone (51-55 ms from commit to published), but in the loaded full suite the \
-            wake-up was missed in 4 of 6 runs: under investigation (issue 17); run it with \
-            `cargo nextest run -p relay-job --run-ignored all follow`"]
 async fn a_notify_wakes_a_following_relay_before_its_poll() {
     let outbox = Outbox::new().await;
     if outbox.relay_pool_mode == payment_db::PoolMode::Transaction {
