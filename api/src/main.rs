@@ -25,12 +25,18 @@ async fn main() -> ExitCode {
             LogFormat::Text
         }
     };
-    let telemetry = match payment_telemetry::init(SERVICE_NAME, log_format == LogFormat::Json) {
-        Ok(telemetry) => telemetry,
-        Err(error) => {
-            let _ = writeln!(std::io::stderr(), "{error}");
-            return ExitCode::from(EXIT_USAGE);
+    // Spans are exported for the server only; one-shot commands log.
+    let telemetry = if matches!(cli.command, Command::Serve(_)) {
+        match payment_telemetry::init(SERVICE_NAME, log_format == LogFormat::Json) {
+            Ok(telemetry) => telemetry,
+            Err(error) => {
+                let _ = writeln!(std::io::stderr(), "{error}");
+                return ExitCode::from(EXIT_USAGE);
+            }
         }
+    } else {
+        payment_telemetry::init_logs(log_format == LogFormat::Json);
+        Telemetry::default()
     };
     let result = match cli.command {
         Command::Serve(args) => serve(args, &telemetry).await,

@@ -12,7 +12,8 @@ use secrecy::SecretString;
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes (every invocation prints exactly one JSON line on stdout; `tail` and `dead list`
 print one line per record):
-  0  completed: drained, deadline reached with progress, or stopped by SIGTERM after marking
+  0  completed: drained, deadline reached with progress (or, with --follow, with nothing to
+     claim and Kafka reachable), or stopped by SIGTERM after marking
   1  unexpected error (`dead show`: no dead event with that id)
   2  usage or configuration error, also Kafka authentication/authorization failures
      (the JSON line's `reason` names the flag and its variable)

@@ -118,7 +118,14 @@ async fn main() -> ExitCode {
                     Ok(telemetry) => telemetry,
                     Err(error) => {
                         init_logging(args.log_format);
-                        return fail(name, Outcome::ConfigError, error.to_string());
+                        tracing::error!(%error, "run refused");
+                        let summary = cli::summary_without_run(
+                            Outcome::ConfigError,
+                            error.to_string(),
+                            started,
+                        );
+                        summary::print(&summary);
+                        return ExitCode::from(summary.exit_code);
                     }
                 };
             if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {

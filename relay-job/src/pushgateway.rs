@@ -96,6 +96,11 @@ pub fn registry(summary: &RunSummary, now: f64) -> prometheus::Result<Registry> 
     for (code, n) in &summary.failures {
         failures.with_label_values(&[code]).set(count(*n));
     }
+    // A push replaces only the series it carries: a run without failures pushes `none`, so the
+    // last failing run's codes stop showing (an empty family would not be pushed at all).
+    if summary.failures.is_empty() {
+        failures.with_label_values(&["none"]).set(0.0);
+    }
     registry.register(Box::new(failures))?;
     if matches!(
         summary.outcome,

@@ -259,9 +259,9 @@ impl ActiveSpan {
 
 /// A span for sending one message (OpenTelemetry messaging semantic conventions: kind
 /// PRODUCER, named `{destination} publish`) that continues the trace of `parent` (the message's
-/// stored `traceparent`) and links to `link` (the span of the work that sends it, e.g. a
-/// batch), with `attributes`; and the `traceparent` to put in the message, so its consumer
-/// continues this span. `None` when spans are not exported.
+/// stored `traceparent`) and links to `link` (the span current when it is sent: the relay's
+/// batch transaction), with `attributes`; and the `traceparent` to put in the message, so its
+/// consumer continues this span. `None` when spans are not exported.
 pub fn producer_span(
     destination: &str,
     parent: Option<&str>,

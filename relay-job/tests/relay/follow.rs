@@ -96,3 +96,23 @@ async fn a_notify_wakes_a_following_relay_before_its_poll() {
         "{summary}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_following_run_with_nothing_to_do_and_no_broker_still_exits_3() {
+    // Following an empty outbox to its deadline is exit 0 only with a reachable Kafka, like a
+    // drained run (§6.7).
+    let outbox = Outbox::new().await;
+    let (code, summary) = summary_of(
+        &outbox
+            .relay_command(&["run", "--follow", "--max-runtime", "2s"])
+            .env("KAFKA_BROKERS", "127.0.0.1:1")
+            .env("RELAY_KAFKA_TIMEOUT", "1s")
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(
+        (code, summary["outcome"].as_str()),
+        (3, Some("kafka_unavailable")),
+        "{summary}"
+    );
+}
