@@ -322,14 +322,15 @@ async fn drive(
     match result.unwrap_or(Stop::Outcome(Outcome::Drained)) {
         // An empty outbox still needs a reachable Kafka for a clean exit (§6.7); so does a
         // following run that reached its deadline without claiming anything.
-        Stop::Outcome(outcome @ Outcome::Drained) => match topics.await {
-            Ok(()) => Stop::Outcome(outcome),
-            Err((outcome, reason)) => Stop::Failed(outcome, reason),
-        },
-        Stop::Outcome(outcome @ Outcome::Deadline) if counters.claimed == 0 => match topics.await {
-            Ok(()) => Stop::Outcome(outcome),
-            Err((outcome, reason)) => Stop::Failed(outcome, reason),
-        },
+        Stop::Outcome(outcome)
+            if outcome == Outcome::Drained
+                || (outcome == Outcome::Deadline && counters.claimed == 0) =>
+        {
+            match topics.await {
+                Ok(()) => Stop::Outcome(outcome),
+                Err((outcome, reason)) => Stop::Failed(outcome, reason),
+            }
+        }
         // §6.7: exit 0 only for a deadline reached with progress.
         Stop::Outcome(Outcome::Deadline)
             if counters.published + counters.dead_lettered == 0 && counters.claimed > 0 =>
