@@ -26,8 +26,8 @@ pub enum OutboxError {
     Database(#[from] diesel::result::Error),
 }
 
-/// Validates `event` against its schema and inserts it as a pending outbox row, in the
-/// caller's transaction. `traceparent` is a W3C trace context header value.
+/// Validates `event` against its schema and inserts it as a pending outbox row marked
+/// `payload_validated` (so the relay does not validate it again), in the caller's transaction. `traceparent` is a W3C trace context header value.
 ///
 /// # Errors
 /// [`OutboxError::Schema`] for an invalid event (the caller must roll back), database errors.
@@ -51,6 +51,7 @@ pub async fn insert_event(
             event_type: event.event_type.as_str(),
             payload: &payload,
             headers: &headers,
+            payload_validated: true,
         })
         .execute(conn)
         .await?;

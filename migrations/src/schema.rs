@@ -75,6 +75,7 @@ diesel::table! {
         published_at -> Nullable<Timestamptz>,
         first_failed_at -> Nullable<Timestamptz>,
         dead_at -> Nullable<Timestamptz>,
+        payload_validated -> Bool,
     }
 }
 

@@ -1,7 +1,8 @@
 //! One batch of `relay-job run`, in named stages, all inside the batch's transaction:
 //!
 //! 1. [`claim`] the due head events ([`queue::claim`]);
-//! 2. [`validate`] each: serialize, size limit, schema → a record value, or poison;
+//! 2. [`validate`] each: size limit, and the schema where the writer did not check it → the
+//!    record value (the stored JSON text, unchanged), or poison;
 //! 3. [`produce`] the valid ones; a full local queue is back-pressure (wait, send again), never
 //!    an outage;
 //! 4. [`await_acknowledgements`], bounded by the deadline plus `--flush-timeout` and by every
@@ -26,7 +27,6 @@ use chrono::Utc;
 use diesel_async::AsyncPgConnection;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
-use payment_db::models::OutboxEvent;
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::producer::{DeliveryFuture, FutureRecord, Producer};
@@ -35,7 +35,7 @@ use crate::backoff;
 use crate::config::RunArgs;
 use crate::dead_letter::{self, ErrorClass};
 use crate::kafka::{self, DeadClass, Failure};
-use crate::queue;
+use crate::queue::{self, Claimed};
 use crate::run::{Counters, Limits, Stop, TopicsReady};
 use crate::summary::Outcome;
 
@@ -94,10 +94,9 @@ struct Signals {
     lost: bool,
 }
 
-/// The claimed rows of a batch and each one's record value and fate.
+/// The claimed rows of a batch (each one's record value is its stored JSON text) and fates.
 struct Batch {
-    rows: Vec<OutboxEvent>,
-    values: Vec<Vec<u8>>,
+    rows: Vec<Claimed>,
     fates: Vec<Fate>,
     /// Whether each event was handed to the producer (only those can be unreported).
     sent: Vec<bool>,
@@ -200,7 +199,7 @@ async fn claim(
     conn: &mut AsyncPgConnection,
     env: &Env<'_>,
     counters: &mut Counters,
-) -> Result<Vec<OutboxEvent>, Stop> {
+) -> Result<Vec<Claimed>, Stop> {
     let limit = if counters.batches == 0 {
         env.args.batch_size.min(FIRST_BATCH_SIZE)
     } else {
@@ -219,34 +218,39 @@ async fn claim(
     Ok(rows)
 }
 
-/// Stage 2: the record value of each event, and poison for those too large or invalid.
-fn validate(rows: Vec<OutboxEvent>, args: &RunArgs) -> Batch {
+/// Stage 2: poison for the events too large, and for those that fail their schema. The schema
+/// is checked only where the writer did not (`payload_validated` unset: written some other way,
+/// or changed since): the API validates every event before it commits, and parsing and
+/// validating again was the largest share of the relay's own time per event.
+fn validate(rows: Vec<Claimed>, args: &RunArgs) -> Batch {
     let max_bytes = usize::try_from(args.max_message_bytes).unwrap_or(usize::MAX);
-    let values: Vec<Vec<u8>> = rows
-        .iter()
-        .map(|row| serde_json::to_vec(&row.payload).unwrap_or_default())
-        .collect();
     let fates = rows
         .iter()
-        .zip(&values)
-        .map(|(row, value)| {
-            if value.len() > max_bytes {
+        .map(|row| {
+            if row.payload.len() > max_bytes {
                 let message = format!(
                     "event of {} bytes exceeds the {max_bytes}-byte record limit",
-                    value.len()
+                    row.payload.len()
                 );
-                Fate::Poison(ErrorClass::TooLarge, message)
-            } else if let Err(error) = payment_events::validate_event(&row.payload) {
-                Fate::Poison(ErrorClass::SchemaInvalid, error.to_string())
-            } else {
-                Fate::Untouched
+                return Fate::Poison(ErrorClass::TooLarge, message);
+            }
+            if row.payload_validated {
+                return Fate::Untouched;
+            }
+            let checked = serde_json::from_str::<serde_json::Value>(&row.payload)
+                .map_err(|error| error.to_string())
+                .and_then(|event| {
+                    payment_events::validate_event(&event).map_err(|error| error.to_string())
+                });
+            match checked {
+                Ok(()) => Fate::Untouched,
+                Err(error) => Fate::Poison(ErrorClass::SchemaInvalid, error),
             }
         })
         .collect();
     Batch {
         sent: vec![false; rows.len()],
         rows,
-        values,
         fates,
         signals: Signals::default(),
     }
@@ -271,20 +275,14 @@ async fn produce(
     let in_flight = FuturesUnordered::new();
     let give_up = env.limits.deadline + env.limits.flush_timeout;
     for index in 0..batch.rows.len() {
-        let (Some(row), Some(value), Some(Fate::Untouched)) = (
-            batch.rows.get(index),
-            batch.values.get(index),
-            batch.fates.get(index),
-        ) else {
+        let (Some(row), Some(Fate::Untouched)) = (batch.rows.get(index), batch.fates.get(index))
+        else {
             continue;
         };
         let key = row.aggregate_id.to_string();
         let event_id = row.event_id.to_string();
         let sequence = payment_events::format_sequence(row.aggregate_version);
-        let stored = row
-            .headers
-            .get(kafka::HEADER_TRACEPARENT)
-            .and_then(serde_json::Value::as_str);
+        let stored = row.traceparent.as_deref();
         // With spans exported: one PRODUCER span per record, continuing the event's stored
         // trace; the record carries that span's context, so a consumer continues it.
         let span = payment_telemetry::producer_span(
@@ -300,7 +298,7 @@ async fn produce(
         let traceparent = span.as_ref().map_or(stored, |(_, own)| Some(own.as_str()));
         let mut record = FutureRecord::to(&env.args.events_topic)
             .key(&key)
-            .payload(value.as_slice())
+            .payload(row.payload.as_bytes())
             .headers(kafka::event_headers(
                 kafka::CLOUDEVENTS_JSON,
                 &event_id,
@@ -489,7 +487,7 @@ async fn settle(
     let mut published = Vec::new();
     let mut unreported = Vec::new();
     let mut poison = Vec::new();
-    for (index, (row, fate)) in batch.rows.iter().zip(&batch.fates).enumerate() {
+    for (row, fate) in batch.rows.iter().zip(&batch.fates) {
         match fate {
             Fate::Untouched | Fate::Failed(..) => {}
             Fate::Published => published.push(row.sequence),
@@ -499,7 +497,7 @@ async fn settle(
                 class: *class,
                 message: message.clone(),
                 attempts: row.attempts,
-                size: batch.values.get(index).map_or(0, Vec::len),
+                size: row.payload.len(),
             }),
             Fate::Retry(message) => {
                 let attempts = row.attempts.saturating_add(1);
@@ -509,7 +507,7 @@ async fn settle(
                         class: ErrorClass::AttemptsExhausted,
                         message: message.clone(),
                         attempts,
-                        size: batch.values.get(index).map_or(0, Vec::len),
+                        size: row.payload.len(),
                     });
                 } else {
                     let delay =
@@ -579,7 +577,7 @@ fn verdict(batch: &Batch, args: &RunArgs, counters: &Counters) -> Option<Stop> {
 
 /// An event to dead-letter: the row, why, its attempts, its size in bytes.
 struct Poison<'a> {
-    row: &'a OutboxEvent,
+    row: &'a Claimed,
     class: ErrorClass,
     message: String,
     attempts: i32,

@@ -1,8 +1,8 @@
 //! The dead-letter record of `schemas/dead_letter.json`: the original event (or, when it is too
 //! large to copy, a reference to its outbox row), why it failed, and its failure history.
 
+use crate::queue::Claimed;
 use chrono::{DateTime, SecondsFormat, Utc};
-use payment_db::models::OutboxEvent;
 use serde_json::{Value, json};
 
 /// Longest `error_message`, in characters (the schema's bound).
@@ -44,7 +44,7 @@ fn rfc3339(time: DateTime<Utc>) -> String {
     reason = "one flat record of the schema's fields"
 )]
 pub fn record(
-    row: &OutboxEvent,
+    row: &Claimed,
     class: ErrorClass,
     message: &str,
     attempts: i32,
@@ -70,9 +70,13 @@ pub fn record(
         record.extend(fields);
     }
     let event_ref = json!({ "outbox_sequence": row.sequence, "size_bytes": size_bytes });
-    if !reference && row.payload.is_object() {
+    let event = (!reference)
+        .then(|| serde_json::from_str::<Value>(&row.payload).ok())
+        .flatten()
+        .filter(Value::is_object);
+    if let Some(event) = event {
         let mut copied = record.clone();
-        copied.insert("event".to_owned(), row.payload.clone());
+        copied.insert("event".to_owned(), event);
         let copied = Value::Object(copied);
         if payment_events::validate_dead_letter(&copied).is_ok() {
             return copied;

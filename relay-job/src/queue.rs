@@ -38,23 +38,62 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use payment_db::models::OutboxEvent;
 use payment_db::schema::outbox_events;
 use uuid::Uuid;
 
 /// Longest `last_error` stored, in characters.
 const MAX_ERROR_CHARS: usize = 1000;
 
+/// A claimed outbox row: what a batch needs of it, as cheap to decode as the server sends it.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct Claimed {
+    /// Position in the outbox.
+    #[diesel(sql_type = BigInt)]
+    pub sequence: i64,
+    /// CloudEvents id.
+    #[diesel(sql_type = SqlUuid)]
+    pub event_id: Uuid,
+    /// Payment id: the Kafka key.
+    #[diesel(sql_type = SqlUuid)]
+    pub aggregate_id: Uuid,
+    /// Per-payment version (the `ce_sequence` header).
+    #[diesel(sql_type = BigInt)]
+    pub aggregate_version: i64,
+    /// CloudEvents type.
+    #[diesel(sql_type = Text)]
+    pub event_type: String,
+    /// The stored CloudEvent as JSON text (PostgreSQL's text form of the `jsonb` value), sent
+    /// as the record value unchanged: never parsed, unless it must be validated or copied into
+    /// a dead-letter record.
+    #[diesel(sql_type = Text)]
+    pub payload: String,
+    /// Whether the writer validated `payload` against its schema since it last changed.
+    #[diesel(sql_type = Bool)]
+    pub payload_validated: bool,
+    /// The stored W3C `traceparent` header, if any.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub traceparent: Option<String>,
+    /// Failed publish attempts so far.
+    #[diesel(sql_type = Integer)]
+    pub attempts: i32,
+    /// When a publish attempt first failed.
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub first_failed_at: Option<DateTime<Utc>>,
+}
+
 /// Claims up to `limit` due head events (see the module docs), oldest first, locked until
 /// the caller's transaction ends.
 ///
 /// # Errors
 /// Database errors.
-pub async fn claim(conn: &mut AsyncPgConnection, limit: i64) -> QueryResult<Vec<OutboxEvent>> {
+pub async fn claim(conn: &mut AsyncPgConnection, limit: i64) -> QueryResult<Vec<Claimed>> {
     diesel::sql_query(
-        "SELECT o.* FROM outbox_events o \
+        "SELECT o.sequence, o.event_id, o.aggregate_id, o.aggregate_version, o.event_type, \
+                o.payload::text AS payload, o.payload_validated, \
+                o.headers ->> 'traceparent' AS traceparent, o.attempts, o.first_failed_at \
+         FROM outbox_events o \
          WHERE o.sequence IN ( \
            SELECT p.sequence FROM outbox_pending p \
            WHERE NOT p.dead AND p.next_attempt_at <= now() \
@@ -66,9 +105,9 @@ pub async fn claim(conn: &mut AsyncPgConnection, limit: i64) -> QueryResult<Vec<
            FOR UPDATE OF p SKIP LOCKED)",
     )
     .bind::<BigInt, _>(limit)
-    .load::<OutboxEvent>(conn)
+    .load::<Claimed>(conn)
     .await
-    .map(|mut rows: Vec<OutboxEvent>| {
+    .map(|mut rows: Vec<Claimed>| {
         // Sorted here rather than by the server, which would sort the whole wide rows.
         rows.sort_unstable_by_key(|row| row.sequence);
         rows

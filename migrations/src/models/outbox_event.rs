@@ -42,6 +42,9 @@ pub struct OutboxEvent {
     pub first_failed_at: Option<DateTime<Utc>>,
     /// When it was dead-lettered.
     pub dead_at: Option<DateTime<Utc>>,
+    /// Whether the writer checked `payload` against its JSON Schema (cleared by a trigger when
+    /// the payload changes later); the relay validates only rows without it.
+    pub payload_validated: bool,
 }
 
 /// An outbox row to insert; everything else takes its default (pending, 0 attempts, due now).
@@ -62,4 +65,6 @@ pub struct NewOutboxEvent<'a> {
     pub payload: &'a serde_json::Value,
     /// Transport headers.
     pub headers: &'a serde_json::Value,
+    /// Set only by a writer that validated `payload` against its JSON Schema.
+    pub payload_validated: bool,
 }

@@ -90,12 +90,7 @@ async fn a_poison_event_is_dead_lettered_its_successors_park_and_replay_restores
     let poisoned = outbox.payment_with(3).await;
     let healthy = outbox.payment_with(2).await;
     // Corrupt version 1 behind the API's back: it no longer satisfies its schema.
-    outbox
-        .sql(&format!(
-            "UPDATE outbox_events SET payload = jsonb_set(payload, '{{data,currency}}', '\"usd\"') \
-             WHERE aggregate_id = '{poisoned}' AND aggregate_version = 1"
-        ))
-        .await;
+    outbox.set_currency(poisoned, 1, "usd").await;
     let (code, summary) = outbox.run(&[]);
     assert_eq!(code, 0, "{summary}");
     assert_eq!(
@@ -136,12 +131,7 @@ async fn a_poison_event_is_dead_lettered_its_successors_park_and_replay_restores
     assert!(events.iter().all(|r| r.key == healthy.to_string()));
 
     // The operator fixes the event and replays the payment: 1, 2, 3 go out in order.
-    outbox
-        .sql(&format!(
-            "UPDATE outbox_events SET payload = jsonb_set(payload, '{{data,currency}}', '\"USD\"') \
-             WHERE aggregate_id = '{poisoned}' AND aggregate_version = 1"
-        ))
-        .await;
+    outbox.set_currency(poisoned, 1, "USD").await;
     let replay = outbox
         .relay_command(&["replay", "--payment-id", &poisoned.to_string()])
         .output()
@@ -246,4 +236,94 @@ async fn later_events_wait_while_the_first_backs_off_also_with_two_relays() {
         .collect();
     assert_eq!(sequences, [1, 2, 3]);
     assert_eq!(others.len(), 50);
+}
+
+/// The schema check runs where the writer did not validate: the API marks what it validated
+/// (`payload_validated`), any later change of the payload clears the mark, and a row written
+/// some other way has none. A marked row is sent as stored, unparsed: the record value is the
+/// stored JSON text.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_relay_checks_the_schema_of_every_event_the_writer_did_not_validate() {
+    let outbox = Outbox::new().await;
+    let validated = outbox.payment_with(1).await;
+    let changed = outbox.payment_with(1).await;
+    let trusted = outbox.payment_with(1).await;
+    let marks = |ids: &[uuid::Uuid]| {
+        let list: Vec<String> = ids.iter().map(|id| format!("'{id}'")).collect();
+        format!(
+            "SELECT (count(*) FILTER (WHERE payload_validated))::text AS value \
+             FROM outbox_events WHERE aggregate_id IN ({})",
+            list.join(", ")
+        )
+    };
+    assert_eq!(
+        outbox.text(&marks(&[validated, changed, trusted])).await,
+        "3",
+        "the API's writes are marked"
+    );
+    // An update of another column keeps the mark; a changed payload loses it.
+    outbox
+        .sql(&format!(
+            "UPDATE outbox_events SET attempts = 0 WHERE aggregate_id = '{validated}'"
+        ))
+        .await;
+    outbox.set_currency(changed, 1, "usd").await;
+    outbox.set_currency(trusted, 1, "usd").await;
+    assert_eq!(outbox.text(&marks(&[validated])).await, "1");
+    assert_eq!(outbox.text(&marks(&[changed, trusted])).await, "0");
+    // A writer that claims to have validated is trusted (this one did not: the record shows it).
+    outbox
+        .sql(&format!(
+            "UPDATE outbox_events SET payload_validated = true WHERE aggregate_id = '{trusted}'"
+        ))
+        .await;
+    // Written some other way: no mark, and its payload breaks the schema.
+    let inserted = uuid::Uuid::now_v7();
+    let mut event = serde_json::to_value(event(inserted, outbox.merchant, 1)).unwrap();
+    event["data"]["amount_minor"] = Value::from(-5);
+    outbox
+        .sql(&format!(
+            "INSERT INTO outbox_events (event_id, aggregate_type, aggregate_id, aggregate_version, \
+             event_type, payload, headers) VALUES ('{}', 'payment', '{inserted}', 1, \
+             'payment.authorized', '{}', '{{}}')",
+            event["id"].as_str().unwrap(),
+            event
+        ))
+        .await;
+
+    let (code, summary) = outbox.run(&[]);
+    assert_eq!(code, 0, "{summary}");
+    assert_eq!(
+        (
+            summary["published"].as_u64(),
+            summary["dead_lettered"].as_u64()
+        ),
+        (Some(2), Some(2)),
+        "{summary}"
+    );
+    let dead: HashSet<String> = outbox
+        .read(&outbox.dlq_topic, 2)
+        .iter()
+        .map(|record| record.key.clone())
+        .collect();
+    assert_eq!(
+        dead,
+        HashSet::from([changed.to_string(), inserted.to_string()])
+    );
+    let events = outbox.read(&outbox.events_topic, 2);
+    let stored = outbox
+        .text(&format!(
+            "SELECT payload::text AS value FROM outbox_events WHERE aggregate_id = '{validated}'"
+        ))
+        .await;
+    let sent = events
+        .iter()
+        .find(|record| record.key == validated.to_string())
+        .expect("the validated event is published");
+    assert_eq!(String::from_utf8_lossy(&sent.raw), stored, "sent as stored");
+    let trusted_record = events
+        .iter()
+        .find(|record| record.key == trusted.to_string())
+        .expect("the event marked validated is published unchecked");
+    assert_eq!(trusted_record.value["data"]["currency"], "usd");
 }

@@ -284,6 +284,30 @@ impl Outbox {
             > 0
     }
 
+    /// Rewrites `data.currency` of a payment's stored event `version` behind the API's back:
+    /// `"usd"` breaks the schema (a poison event), `"USD"` repairs it.
+    pub async fn set_currency(&self, payment: Uuid, version: i64, currency: &str) {
+        self.sql(&format!(
+            "UPDATE outbox_events SET payload = jsonb_set(payload, '{{data,currency}}', '\"{currency}\"') \
+             WHERE aggregate_id = '{payment}' AND aggregate_version = {version}"
+        ))
+        .await;
+    }
+
+    /// The text a query returns as its column `value`.
+    pub async fn text(&self, sql: &str) -> String {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            value: String,
+        }
+        diesel::sql_query(sql)
+            .get_result::<Row>(&mut self.db().await)
+            .await
+            .unwrap()
+            .value
+    }
+
     pub async fn sql(&self, sql: &str) {
         diesel_async::SimpleAsyncConnection::batch_execute(&mut self.db().await, sql)
             .await

@@ -131,12 +131,7 @@ async fn dead_events_are_listed_and_shown_with_their_reason() {
     let poisoned = outbox.payment_with(2).await;
     let other = outbox.payment_with(1).await;
     for payment in [poisoned, other] {
-        outbox
-            .sql(&format!(
-                "UPDATE outbox_events SET payload = jsonb_set(payload, '{{data,currency}}', '\"usd\"') \
-                 WHERE aggregate_id = '{payment}' AND aggregate_version = 1"
-            ))
-            .await;
+        outbox.set_currency(payment, 1, "usd").await;
     }
     let (code, summary) = outbox.run(&[]);
     assert_eq!(

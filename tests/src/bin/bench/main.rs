@@ -9,12 +9,19 @@
 //! - **Relay:** a preloaded backlog drained by one and by two `relay-job` processes (events/s),
 //!   against two limits measured in the same run with the same data: (a) raw produce rate with the
 //!   relay's producer settings, (b) raw PostgreSQL rate of the relay's claim and mark queries.
-//!   Also the relay's cold start (process start to first claim) and peak RSS.
+//!   Each is the median of three runs. Also the relay's cold start (process start to first
+//!   claim) and peak RSS, and the cores PostgreSQL, the broker and the relay keep busy.
 //! - **Scale:** `Authorize` with 5,000,000 payments and idempotency records kept against an
 //!   empty database, and during the purge of 1,000,000 expired records; a relay drain of 20,000
 //!   events with 2,000,000 published rows retained against none.
 //!
-//! Writes `bench/results/latest.json` and `latest.md`, and puts the table in the README.
+//! - **Latency:** `Authorize` at half of each surface's peak rate, as a steady arrival rate
+//!   (open loop, so a slow answer does not hold the next request back); commit → consumer
+//!   latency of `relay-job run --follow` at a steady 1,000 events/s, with and without the outbox
+//!   NOTIFY ([`latency`]).
+//!
+//! Writes `bench/results/latest.json`, `latest.md` and the charts ([`charts`]), and puts the
+//! table in the README.
 #![expect(
     clippy::indexing_slicing,
     reason = "benchmark driver: JSON lookups of summaries"
@@ -37,6 +44,9 @@ use e2e::client::{Call, Client, Surface};
 use e2e::stack;
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
+
+mod charts;
+mod latency;
 
 /// Benchmarks of payment-service.
 #[derive(Debug, Parser)]
@@ -69,9 +79,17 @@ struct Args {
     /// README whose table (between the bench markers) is replaced.
     #[arg(long, default_value = "README.md")]
     readme: String,
-    /// Run only this part and print its JSON, writing no result file (for profiling work).
-    #[arg(long, value_parser = ["api", "paths", "relay", "scale"])]
+    /// Run only this part and print its JSON, writing no result file (for profiling work);
+    /// `report` measures nothing: it writes the charts, `latest.md` and the README table again
+    /// from `latest.json`.
+    #[arg(long, value_parser = ["api", "paths", "relay", "latency", "scale", "report"])]
     only: Option<String>,
+    /// Events per second written during the commit → consumer latency steps.
+    #[arg(long, default_value_t = 1_000)]
+    latency_rate: u32,
+    /// Seconds each latency step writes for.
+    #[arg(long, default_value_t = 15)]
+    latency_seconds: u64,
     /// Port of a PgBouncer in transaction mode in front of the server (`scripts/bench` starts
     /// one); without it the pooler rows are left out.
     #[arg(long, env = "TEST_PGBOUNCER_PORT")]
@@ -211,6 +229,7 @@ async fn load_until(
             let mut histogram =
                 Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
             let (mut ok, mut errors, mut n) = (0_u64, 0_u64, 0_u64);
+            let mut kinds = std::collections::BTreeMap::<String, u64>::new();
             let call = Call::Authorize {
                 amount_minor: 1999,
                 currency: "USD".into(),
@@ -222,28 +241,36 @@ async fn load_until(
                 let started = Instant::now();
                 let result = client.call(surface, &call, Some(&key)).await;
                 let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-                if result.is_ok() {
-                    ok += 1;
-                    let _ = histogram.record(micros.max(1));
-                } else {
-                    errors += 1;
+                match result {
+                    Ok(_) => {
+                        ok += 1;
+                        let _ = histogram.record(micros.max(1));
+                    }
+                    Err(error) => {
+                        errors += 1;
+                        *kinds.entry(error.to_string()).or_default() += 1;
+                    }
                 }
             }
-            (histogram, ok, errors)
+            (histogram, ok, errors, kinds)
         });
     }
     let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
     let (mut ok, mut errors) = (0, 0);
-    for (h, o, e) in tasks.join_all().await {
+    let mut error_kinds = std::collections::BTreeMap::<String, u64>::new();
+    for (h, o, e, kinds) in tasks.join_all().await {
         histogram.add(h)?;
         ok += o;
         errors += e;
+        for (kind, count) in kinds {
+            *error_kinds.entry(kind).or_default() += count;
+        }
     }
     let seconds = started.elapsed().as_secs_f64();
     let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
     Ok(json!({
         "surface": surface.name(), "concurrency": concurrency, "requests": ok, "errors": errors,
-        "seconds": seconds, "throughput_rps": ok as f64 / seconds,
+        "error_kinds": error_kinds, "seconds": seconds, "throughput_rps": ok as f64 / seconds,
         "p50_ms": ms(0.50), "p99_ms": ms(0.99), "p999_ms": ms(0.999),
     }))
 }
@@ -251,6 +278,8 @@ async fn load_until(
 /// pgbench with the SQL one authorize request issues (two pool checks, the key lookup, the
 /// transaction of service.rs), prepared statements, at `concurrency` clients. The lock scope uses
 /// `|` where the service uses `:` because pgbench reads `:name` as a variable; the cost is the same.
+/// Keys are random over 9·10^18 values: over 10^9 (as before) a run's ~10^5 keys per client
+/// repeated one in a few runs, and a repeated key aborts pgbench.
 fn pgbench(
     database: &str,
     admin_url: &str,
@@ -260,7 +289,7 @@ fn pgbench(
     seconds: u64,
 ) -> anyhow::Result<Value> {
     let script = format!(
-        r"\set n random(1, 1000000000)
+        r"\set n random(1, 9000000000000000000)
 SELECT merchant_id FROM api_keys WHERE key_hash = '\x{key_hash}'::bytea AND revoked_at IS NULL LIMIT 1;
 SELECT 1;
 SELECT 1;
@@ -270,7 +299,7 @@ SELECT request_hash FROM idempotency_records WHERE merchant_id = '{merchant}' AN
 SELECT gen_random_uuid() AS pid, gen_random_uuid() AS eid \gset
 INSERT INTO payments (id, merchant_id, status, currency, amount_minor, authorized_minor, captured_minor, refunded_minor, payment_method, description, metadata, decline_reason, version, created_at, updated_at) VALUES (:pid, '{merchant}', 'authorized', 'USD', 1999, 1999, 0, 0, 'pm_card_visa', NULL, '{{}}', NULL, 1, now(), now());
 INSERT INTO ledger_entries (transaction_id, payment_id, merchant_id, account, direction, amount_minor, currency, created_at) VALUES (:eid, :pid, '{merchant}', 'authorizations_receivable', 'debit', 1999, 'USD', now()), (:eid, :pid, '{merchant}', 'authorizations_payable', 'credit', 1999, 'USD', now());
-INSERT INTO outbox_events (event_id, aggregate_type, aggregate_id, aggregate_version, event_type, payload, headers) VALUES (:eid, 'payment', :pid, 1, 'payment.authorized', (SELECT payload FROM bench_payload), '{{}}');
+INSERT INTO outbox_events (event_id, aggregate_type, aggregate_id, aggregate_version, event_type, payload, headers, payload_validated) VALUES (:eid, 'payment', :pid, 1, 'payment.authorized', (SELECT payload FROM bench_payload), '{{}}', true);
 INSERT INTO idempotency_records (merchant_id, operation, idempotency_key, request_hash, payment_id, response) VALUES ('{merchant}', 'authorize', 'pg-' || :client_id::text || '-' || :n::text, '\x00', :pid, (SELECT response FROM bench_payload));
 END;
 "
@@ -344,6 +373,24 @@ async fn bench_api(args: &Args) -> anyhow::Result<Value> {
         say(format!("api: {result}"));
         steps.push(result);
     }
+    // Latency at half the peak: each surface's best throughput above, halved, as a steady
+    // arrival rate.
+    let mut half_peak = Vec::new();
+    for (step, surface) in [Surface::Grpc, Surface::Rest].into_iter().enumerate() {
+        let peak = steps
+            .iter()
+            .filter(|s| s["surface"] == surface.name())
+            .filter_map(|s| s["throughput_rps"].as_f64())
+            .fold(0.0, f64::max);
+        if peak < 2.0 {
+            continue;
+        }
+        let mut result =
+            load_at_rate(&clients, surface, peak / 2.0, args.seconds, 500 + step).await?;
+        result["peak_rps"] = json!(peak);
+        say(format!("api at half the peak: {result}"));
+        half_peak.push(result);
+    }
     drop(api);
 
     // pgbench on its own copy of the schema, with the same payload sizes.
@@ -357,23 +404,7 @@ async fn bench_api(args: &Args) -> anyhow::Result<Value> {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let sample = payment_events::CloudEvent::new(
-        uuid::Uuid::now_v7(),
-        payment_events::EventType::Authorized,
-        1,
-        chrono_now(),
-        payment_events::PaymentEventData {
-            payment_id: uuid::Uuid::now_v7(),
-            merchant_id: uuid::Uuid::now_v7(),
-            status: "authorized".into(),
-            currency: "USD".into(),
-            amount_minor: 1999,
-            authorized_minor: 1999,
-            captured_minor: 0,
-            refunded_minor: 0,
-            decline_reason: None,
-        },
-    );
+    let sample = authorized_event(uuid::Uuid::now_v7(), uuid::Uuid::now_v7(), 1);
     let mut conn = AsyncPgConnection::establish(&pg_url).await?;
     let payload = serde_json::to_string(&sample)?.replace('\'', "''");
     let response = json!({"id": sample.subject, "status": "authorized", "currency": "USD", "amount_minor": 1999, "authorized_minor": 1999,
@@ -397,7 +428,75 @@ async fn bench_api(args: &Args) -> anyhow::Result<Value> {
         say(format!("pgbench: {result}"));
         pg.push(result);
     }
-    Ok(json!({ "ready_ms": ready_ms, "idle_rss_kib": idle_rss_kb, "steps": steps, "pgbench": pg }))
+    Ok(json!({
+        "ready_ms": ready_ms, "idle_rss_kib": idle_rss_kb, "steps": steps, "pgbench": pg,
+        "half_peak": half_peak,
+    }))
+}
+
+/// Requests in flight at most during [`load_at_rate`]; a request due while this many are open
+/// is counted as dropped (the server could not keep up with the rate).
+const MAX_IN_FLIGHT: usize = 256;
+
+/// `Authorize` at a steady arrival rate (open loop): request *n* is due at *n* / `rate` seconds
+/// whether or not earlier ones have been answered, and its latency counts from when it was
+/// due, so a stall shows in the percentiles instead of slowing the load down (no coordinated
+/// omission).
+async fn load_at_rate(
+    clients: &[Client],
+    surface: Surface,
+    rate: f64,
+    seconds: u64,
+    step: usize,
+) -> anyhow::Result<Value> {
+    let total = (rate * seconds as f64) as u64;
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let (mut ok, mut errors, mut dropped) = (0_u64, 0_u64, 0_u64);
+    let mut tally = |done: (Duration, bool)| {
+        if done.1 {
+            ok += 1;
+            let micros = u64::try_from(done.0.as_micros()).unwrap_or(u64::MAX);
+            let _ = histogram.record(micros.max(1));
+        } else {
+            errors += 1;
+        }
+    };
+    let started = Instant::now() + Duration::from_millis(20);
+    for n in 0..total {
+        let due = started + Duration::from_secs_f64(n as f64 / rate);
+        tokio::time::sleep_until(due.into()).await;
+        while let Some(done) = tasks.try_join_next() {
+            tally(done?);
+        }
+        let Ok(permit) = Arc::clone(&in_flight).try_acquire_owned() else {
+            dropped += 1;
+            continue;
+        };
+        let client = clients[n as usize % clients.len()].clone();
+        let key = format!("bench-rate-{step}-{n}");
+        tasks.spawn(async move {
+            let _permit = permit;
+            let call = Call::Authorize {
+                amount_minor: 1999,
+                currency: "USD".into(),
+                payment_method: "pm_card_visa".into(),
+            };
+            let result = client.call(surface, &call, Some(&key)).await;
+            (due.elapsed(), result.is_ok())
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        tally(done?);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
+    Ok(json!({
+        "surface": surface.name(), "rate_rps": rate, "requests": ok, "errors": errors,
+        "dropped": dropped, "seconds": seconds, "throughput_rps": ok as f64 / seconds,
+        "p50_ms": ms(0.50), "p99_ms": ms(0.99), "p999_ms": ms(0.999),
+    }))
 }
 
 /// `Authorize` over each way to the database: direct (session mode, the other steps' way), direct
@@ -445,6 +544,14 @@ async fn bench_paths(args: &Args) -> anyhow::Result<Value> {
             &[Surface::Grpc],
         ),
     ];
+    // The outbox NOTIFY's cost on the write path (a following relay's wake-up; opt-in per
+    // database or session, here per session through the connection's options).
+    paths.push(path(
+        "direct, outbox NOTIFY on",
+        &format!("{url}?options=-c%20payment.outbox_notify%3Don"),
+        "session",
+        &[Surface::Grpc],
+    ));
     if let Some(port) = args.pgbouncer_port {
         paths.push(path(
             "PgBouncer, transaction mode",
@@ -520,10 +627,37 @@ fn chrono_now() -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now()
 }
 
+/// A valid `payment.authorized` event of 19.99 USD, version `version` of the payment (the
+/// benchmark's writes, as the API would store them).
+fn authorized_event(
+    payment_id: uuid::Uuid,
+    merchant_id: uuid::Uuid,
+    version: i64,
+) -> payment_events::CloudEvent {
+    payment_events::CloudEvent::new(
+        uuid::Uuid::now_v7(),
+        payment_events::EventType::Authorized,
+        version,
+        chrono_now(),
+        payment_events::PaymentEventData {
+            payment_id,
+            merchant_id,
+            status: "authorized".into(),
+            currency: "USD".into(),
+            amount_minor: 1999,
+            authorized_minor: 1999,
+            captured_minor: 0,
+            refunded_minor: 0,
+            decline_reason: None,
+        },
+    )
+}
+
 // ---------------------------------------------------------------- relay
 
 /// Preloads `events` valid events over `payments` payments (version order per payment), pending
-/// or, with `published`, already published (rows kept for retention).
+/// or, with `published`, already published (rows kept for retention). They are marked
+/// `payload_validated`, as the API writes them.
 async fn preload(url: &str, events: usize, payments: usize, published: bool) -> anyhow::Result<()> {
     let per_payment = events.div_ceil(payments);
     let (status, published_at) = if published {
@@ -535,7 +669,7 @@ async fn preload(url: &str, events: usize, payments: usize, published: bool) -> 
     conn.batch_execute(&format!(
         "WITH p AS (SELECT gen_random_uuid() AS id, gen_random_uuid() AS merchant FROM generate_series(1, {payments})),
               v AS (SELECT p.id, p.merchant, g AS version, gen_random_uuid() AS event_id FROM p, generate_series(1, {per_payment}) g)
-         INSERT INTO outbox_events (event_id, aggregate_type, aggregate_id, aggregate_version, event_type, payload, headers, status, published_at)
+         INSERT INTO outbox_events (event_id, aggregate_type, aggregate_id, aggregate_version, event_type, payload, headers, status, published_at, payload_validated)
          SELECT event_id, 'payment', id, version,
                 CASE version WHEN 1 THEN 'payment.authorized' WHEN 2 THEN 'payment.captured' ELSE 'payment.refunded' END,
                 jsonb_build_object(
@@ -552,7 +686,7 @@ async fn preload(url: &str, events: usize, payments: usize, published: bool) -> 
                     'authorized_minor', 100000, 'captured_minor', CASE WHEN version >= 2 THEN 100000 ELSE 0 END,
                     'refunded_minor', greatest(version - 2, 0))),
                 jsonb_build_object('traceparent', '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'),
-                '{status}', {published_at}
+                '{status}', {published_at}, true
          FROM v ORDER BY version, id;"
     ))
     .await?;
@@ -560,12 +694,31 @@ async fn preload(url: &str, events: usize, payments: usize, published: bool) -> 
 }
 
 /// Vacuums and analyzes the outbox, so every relay run starts from the same clean tables.
+/// Then a checkpoint, so that no run pays for the previous one's dirty pages.
 async fn vacuum(conn: &mut AsyncPgConnection) -> anyhow::Result<()> {
     for table in ["outbox_events", "outbox_pending"] {
         conn.batch_execute(&format!("VACUUM ANALYZE {table}"))
             .await?;
     }
+    conn.batch_execute("CHECKPOINT").await?;
     Ok(())
+}
+
+/// Runs of one relay step and the limits: one sample is noisy on a shared 2-core machine (the
+/// raw database limit ranged 48k–75k events/s in five runs), so each is measured this many
+/// times over the same reset backlog and the median run counts.
+const RELAY_SAMPLES: usize = 3;
+
+/// The sample with the median `field`, with every sample's value of it under `samples`.
+fn median_run(mut runs: Vec<Value>, field: &str) -> Value {
+    let values: Vec<f64> = runs.iter().filter_map(|run| run[field].as_f64()).collect();
+    runs.sort_by(|a, b| {
+        let key = |v: &Value| v[field].as_f64().unwrap_or(0.0);
+        key(a).total_cmp(&key(b))
+    });
+    let mut median = runs.get(runs.len() / 2).cloned().unwrap_or(Value::Null);
+    median["samples"] = json!(values);
+    median
 }
 
 async fn reset(url: &str) -> anyhow::Result<()> {
@@ -575,8 +728,80 @@ async fn reset(url: &str) -> anyhow::Result<()> {
     vacuum(&mut conn).await
 }
 
-/// Runs `processes` relays at once; returns events/s, the first one's cold start and peak RSS.
+/// CPU time used so far, in seconds, by PostgreSQL, the broker and this process's finished
+/// children. A process's own time plus that of its children it has reaped (`/proc/<pid>/stat`
+/// fields 14–17, in clock ticks of 1/100 s): PostgreSQL's backends that exit are reaped by the
+/// postmaster, so a difference of two snapshots counts every backend's time in between.
+#[derive(Debug, Clone, Copy, Default)]
+struct CpuSnapshot {
+    postgres: f64,
+    broker: f64,
+    children: f64,
+    own: f64,
+    at: Option<Instant>,
+}
+
+impl CpuSnapshot {
+    fn now() -> Self {
+        let mut snapshot = Self {
+            at: Some(Instant::now()),
+            ..Self::default()
+        };
+        let own_pid = std::process::id();
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return snapshot;
+        };
+        for entry in entries.flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            // "pid (comm) state ppid …": the fields after the command name, which may hold spaces.
+            let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+                continue;
+            };
+            let comm = &stat[open + 1..close];
+            let fields: Vec<f64> = stat[close + 2..]
+                .split(' ')
+                .map(|f| f.parse().unwrap_or(0.0))
+                .collect();
+            // Fields 14-17 of the line are 11-14 after "state" (index 0 here).
+            let field = |n: usize| fields.get(n).copied().unwrap_or(0.0) / 100.0;
+            let (own, reaped) = (field(11) + field(12), field(13) + field(14));
+            if pid == own_pid {
+                snapshot.own = own;
+                snapshot.children = reaped;
+            } else if comm == "postgres" {
+                snapshot.postgres += own + reaped;
+            } else if comm == "tansu" {
+                snapshot.broker += own + reaped;
+            }
+        }
+        snapshot
+    }
+
+    /// Cores used by each since `earlier` (CPU seconds ÷ wall seconds).
+    fn cores_since(&self, earlier: &Self) -> Value {
+        let wall = match (self.at, earlier.at) {
+            (Some(now), Some(then)) => (now - then).as_secs_f64().max(1e-9),
+            _ => 1.0,
+        };
+        let cores = |now: f64, then: f64| ((now - then) / wall * 100.0).round() / 100.0;
+        json!({
+            "postgres": cores(self.postgres, earlier.postgres),
+            "broker": cores(self.broker, earlier.broker),
+            "relay": cores(self.children, earlier.children),
+            "bench": cores(self.own, earlier.own),
+        })
+    }
+}
+
+/// Runs `processes` relays at once; returns events/s, the first one's cold start and peak RSS,
+/// and the cores PostgreSQL, the broker and the relays used meanwhile.
 fn relay_runs(url: &str, brokers: &str, topic: &str, processes: usize) -> anyhow::Result<Value> {
+    let cpu_before = CpuSnapshot::now();
     let started = Instant::now();
     let mut children = Vec::new();
     for _ in 0..processes {
@@ -638,6 +863,7 @@ fn relay_runs(url: &str, brokers: &str, topic: &str, processes: usize) -> anyhow
         "processes": processes, "published": published, "seconds": seconds,
         "events_per_second": published as f64 / seconds,
         "cold_start_ms": cold_start_ms, "peak_rss_kib": peak_rss_kib, "summaries": summaries,
+        "cores": CpuSnapshot::now().cores_since(&cpu_before),
     }))
 }
 
@@ -672,13 +898,14 @@ async fn raw_produce(url: &str, brokers: &str, topic: &str) -> anyhow::Result<Va
     use payment_db::schema::outbox_events::dsl as o;
     use rdkafka::producer::FutureRecord;
     let mut conn = AsyncPgConnection::establish(url).await?;
-    let rows: Vec<(uuid::Uuid, uuid::Uuid, String, i64, Value)> = o::outbox_events
+    // The record value is the stored JSON text, as the relay sends it.
+    let rows: Vec<(uuid::Uuid, uuid::Uuid, String, i64, String)> = o::outbox_events
         .select((
             o::event_id,
             o::aggregate_id,
             o::event_type,
             o::aggregate_version,
-            o::payload,
+            diesel::dsl::sql::<diesel::sql_types::Text>("payload::text"),
         ))
         .load(&mut conn)
         .await?;
@@ -698,13 +925,14 @@ async fn raw_produce(url: &str, brokers: &str, topic: &str) -> anyhow::Result<Va
         .map(|(id, key, event_type, version, payload)| {
             (
                 key.to_string(),
-                serde_json::to_vec(&payload).unwrap_or_default(),
+                payload.into_bytes(),
                 id.to_string(),
                 event_type,
                 payment_events::format_sequence(version),
             )
         })
         .collect();
+    let cpu_before = CpuSnapshot::now();
     let started = Instant::now();
     let mut deliveries = Vec::with_capacity(records.len());
     for (key, value, id, event_type, sequence) in &records {
@@ -728,7 +956,8 @@ async fn raw_produce(url: &str, brokers: &str, topic: &str) -> anyhow::Result<Va
     }
     let seconds = started.elapsed().as_secs_f64();
     Ok(
-        json!({ "records": delivered, "seconds": seconds, "records_per_second": delivered as f64 / seconds }),
+        json!({ "records": delivered, "seconds": seconds, "records_per_second": delivered as f64 / seconds,
+            "cores": CpuSnapshot::now().cores_since(&cpu_before) }),
     )
 }
 
@@ -744,6 +973,7 @@ async fn raw_database(url: &str) -> anyhow::Result<Value> {
                 .map_err(|(_, reason)| anyhow::Error::msg(reason))?,
         );
     }
+    let cpu_before = CpuSnapshot::now();
     let started = Instant::now();
     let batch_size = settings.batch_size;
     let transaction = &relay_job::run::transaction_settings(&settings);
@@ -775,6 +1005,7 @@ async fn raw_database(url: &str) -> anyhow::Result<Value> {
     Ok(json!({
         "events": marked, "seconds": seconds, "connections": settings.workers,
         "events_per_second": marked as f64 / seconds,
+        "cores": CpuSnapshot::now().cores_since(&cpu_before),
     }))
 }
 
@@ -785,16 +1016,30 @@ async fn bench_relay(args: &Args) -> anyhow::Result<Value> {
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     preload(&url, args.events, args.payments, false).await?;
     let tag = uuid::Uuid::new_v4().simple().to_string();
-    let one = relay_runs(&url, &args.kafka_brokers, &format!("bench.{tag}.one"), 1)?;
-    say(format!("relay x1: {} events/s", one["events_per_second"]));
-    reset(&url).await?;
-    let two = relay_runs(&url, &args.kafka_brokers, &format!("bench.{tag}.two"), 2)?;
-    say(format!("relay x2: {} events/s", two["events_per_second"]));
-    let produce = raw_produce(&url, &args.kafka_brokers, &format!("bench.{tag}.raw")).await?;
-    say(format!("raw produce: {produce}"));
-    reset(&url).await?;
-    let database = raw_database(&url).await?;
-    say(format!("raw database: {database}"));
+    let (mut ones, mut twos, mut produces, mut databases) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for sample in 0..RELAY_SAMPLES {
+        let topic = |part: &str| format!("bench.{tag}.{part}{sample}");
+        let one = relay_runs(&url, &args.kafka_brokers, &topic("one"), 1)?;
+        say(format!("relay x1: {} events/s", one["events_per_second"]));
+        ones.push(one);
+        reset(&url).await?;
+        let two = relay_runs(&url, &args.kafka_brokers, &topic("two"), 2)?;
+        say(format!("relay x2: {} events/s", two["events_per_second"]));
+        twos.push(two);
+        let produce = raw_produce(&url, &args.kafka_brokers, &topic("raw")).await?;
+        say(format!("raw produce: {produce}"));
+        produces.push(produce);
+        reset(&url).await?;
+        let database = raw_database(&url).await?;
+        say(format!("raw database: {database}"));
+        databases.push(database);
+        reset(&url).await?;
+    }
+    let one = median_run(ones, "events_per_second");
+    let two = median_run(twos, "events_per_second");
+    let produce = median_run(produces, "records_per_second");
+    let database = median_run(databases, "events_per_second");
     let limit = produce["records_per_second"]
         .as_f64()
         .unwrap_or(0.0)
@@ -808,6 +1053,49 @@ async fn bench_relay(args: &Args) -> anyhow::Result<Value> {
         "two": two, "limit_produce": produce, "limit_database": database,
         "relay_over_limit": ratio, "cold_start": cold_start,
     }))
+}
+
+/// Commit → consumer latency of a following relay (default `--follow-poll`, 50 ms) at
+/// `--latency-rate` events/s and at a twentieth of it: with the outbox NOTIFY on (the writers'
+/// sessions opt in), and with the relay's poll alone.
+async fn bench_latency(args: &Args) -> anyhow::Result<Value> {
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let mut steps = Vec::new();
+    let low = (args.latency_rate / 20).max(1);
+    let steps_to_run = [
+        (
+            format!("{} events/s, NOTIFY on", args.latency_rate),
+            args.latency_rate,
+            true,
+        ),
+        (
+            format!("{} events/s, poll only", args.latency_rate),
+            args.latency_rate,
+            false,
+        ),
+        (format!("{low} events/s, NOTIFY on"), low, true),
+        (format!("{low} events/s, poll only"), low, false),
+    ];
+    for (label, rate, notify) in steps_to_run {
+        let url = fresh_database(&args.admin_url, "bench_latency").await?;
+        payment_db::migrations::run_pending(&url, payment_db::PoolMode::Session)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let topic = format!("bench.{tag}.latency{}", steps.len());
+        let result = latency::measure(&latency::Step {
+            label: &label,
+            url: &url,
+            brokers: &args.kafka_brokers,
+            topic: &topic,
+            rate,
+            seconds: args.latency_seconds,
+            notify,
+        })
+        .await?;
+        say(format!("latency: {result}"));
+        steps.push(result);
+    }
+    Ok(json!(steps))
 }
 
 /// Relay cold start (process start to the first claim), one sample is noisy: the median and
@@ -1005,7 +1293,7 @@ fn markdown(results: &Value) -> String {
     let relay = &results["relay"];
     let mut out = String::new();
     out.push_str(&format!(
-        "Run {} on {} ({} cores, {} GiB), {}, {}, {}, {}; {} s per API step, {} build; load generator, server, PostgreSQL and broker share the machine; the outbox is vacuumed before each relay run.\n\n",
+        "Run {} on {} ({} cores, {} GiB), {}, {}, {}, {}; {} s per API step, {} build; load generator, server, PostgreSQL and broker share the machine; the outbox is vacuumed and a checkpoint taken before each relay run.\n\n",
         results["date"].as_str().unwrap_or(""), m["cpu"].as_str().unwrap_or(""), m["cores"], m["memory_gib"],
         m["rustc"].as_str().unwrap_or(""), m["postgresql"].as_str().unwrap_or(""), m["broker"].as_str().unwrap_or(""),
         m["librdkafka"].as_str().unwrap_or(""), results["seconds"], m["profile"].as_str().unwrap_or("")
@@ -1039,6 +1327,24 @@ fn markdown(results: &Value) -> String {
             pg["latency_avg_ms"].as_f64().unwrap_or(0.0)
         ));
     }
+    let half_peak = api["half_peak"].as_array().cloned().unwrap_or_default();
+    if !half_peak.is_empty() {
+        out.push_str("\n| API `Authorize` at half the peak, steady arrivals (open loop) | rate req/s | served req/s | p50 ms | p99 ms | p99.9 ms | dropped |\n|---|---:|---:|---:|---:|---:|---:|\n");
+        for step in &half_peak {
+            out.push_str(&format!(
+                "| {} (peak {:.0} req/s) | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {} |\n",
+                step["surface"].as_str().unwrap_or(""),
+                step["peak_rps"].as_f64().unwrap_or(0.0),
+                step["rate_rps"].as_f64().unwrap_or(0.0),
+                step["throughput_rps"].as_f64().unwrap_or(0.0),
+                step["p50_ms"].as_f64().unwrap_or(0.0),
+                step["p99_ms"].as_f64().unwrap_or(0.0),
+                step["p999_ms"].as_f64().unwrap_or(0.0),
+                step["dropped"]
+            ));
+        }
+    }
+    out.push_str("\n![Authorize throughput and p99 against concurrency, next to pgbench](bench/results/api.svg)\n");
     let paths = api["paths"].as_array().cloned().unwrap_or_default();
     if !paths.is_empty() {
         out.push_str("\n| API `Authorize`, way to the database | surface | concurrency | req/s | p50 ms | p99 ms | ÷ direct |\n|---|---|---:|---:|---:|---:|---:|\n");
@@ -1067,31 +1373,44 @@ fn markdown(results: &Value) -> String {
         api["idle_rss_kib"].as_f64().unwrap_or(0.0) / 1024.0
     ));
     out.push_str(&format!(
-        "| relay ({} events, {} payments, per-payment order on) | events/s |\n|---|---:|\n",
+        "| relay ({} events, {} payments, per-payment order on) | events/s (median of {RELAY_SAMPLES}) | samples |\n|---|---:|---|\n",
         relay["events"], relay["payments"]
     ));
-    out.push_str(&format!(
-        "| relay-job, 1 process ({} workers) | {:.0} |\n",
-        relay["workers"],
-        relay["one"]["events_per_second"].as_f64().unwrap_or(0.0)
+    let row = |label: String, run: &Value, field: &str| {
+        let samples: Vec<String> = run["samples"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|v| format!("{:.0}", v.as_f64().unwrap_or(0.0)))
+            .collect();
+        format!(
+            "| {label} | {:.0} | {} |\n",
+            run[field].as_f64().unwrap_or(0.0),
+            samples.join(", ")
+        )
+    };
+    out.push_str(&row(
+        format!("relay-job, 1 process ({} workers)", relay["workers"]),
+        &relay["one"],
+        "events_per_second",
     ));
-    out.push_str(&format!(
-        "| relay-job, 2 processes ({} workers each) | {:.0} |\n",
-        relay["workers"],
-        relay["two"]["events_per_second"].as_f64().unwrap_or(0.0)
+    out.push_str(&row(
+        format!("relay-job, 2 processes ({} workers each)", relay["workers"]),
+        &relay["two"],
+        "events_per_second",
     ));
-    out.push_str(&format!(
-        "| (a) raw produce, same records and producer settings | {:.0} |\n",
-        relay["limit_produce"]["records_per_second"]
-            .as_f64()
-            .unwrap_or(0.0)
+    out.push_str(&row(
+        "(a) raw produce, same records and producer settings".to_owned(),
+        &relay["limit_produce"],
+        "records_per_second",
     ));
-    out.push_str(&format!(
-        "| (b) raw PostgreSQL claim + mark, no Kafka, {} connections | {:.0} |\n",
-        relay["limit_database"]["connections"],
-        relay["limit_database"]["events_per_second"]
-            .as_f64()
-            .unwrap_or(0.0)
+    out.push_str(&row(
+        format!(
+            "(b) raw PostgreSQL claim + mark, no Kafka, {} connections",
+            relay["limit_database"]["connections"]
+        ),
+        &relay["limit_database"],
+        "events_per_second",
     ));
     out.push_str(&format!(
         "\nrelay ÷ min(a, b) = {:.2}; relay cold start (process start to first claim, median of 5 runs): {} ms (range {}–{} ms); relay peak RSS: {:.1} MiB.\n",
@@ -1101,6 +1420,40 @@ fn markdown(results: &Value) -> String {
         ms(&relay["cold_start"]["max_ms"]),
         relay["one"]["peak_rss_kib"].as_f64().unwrap_or(0.0) / 1024.0
     ));
+    let cores = |v: &Value, who: &str| v[who].as_f64().unwrap_or(0.0);
+    let (one, db, produce) = (
+        &relay["one"]["cores"],
+        &relay["limit_database"]["cores"],
+        &relay["limit_produce"]["cores"],
+    );
+    if one.is_object() {
+        out.push_str(&format!(
+            "Cores busy (of {}), from `/proc` CPU times: relay-job, 1 process: PostgreSQL {:.2}, tansu {:.2}, relay {:.2}; (b) raw claim + mark: PostgreSQL {:.2}, client {:.2}; (a) raw produce: tansu {:.2}, producer {:.2}.\n",
+            results["machine"]["cores"],
+            cores(one, "postgres"), cores(one, "broker"), cores(one, "relay"),
+            cores(db, "postgres"), cores(db, "bench"),
+            cores(produce, "broker"), cores(produce, "bench"),
+        ));
+    }
+    out.push_str("\n![Relay events/s next to the raw produce and raw claim + mark limits](bench/results/relay.svg)\n");
+    let latency = relay["latency"].as_array().cloned().unwrap_or_default();
+    if !latency.is_empty() {
+        out.push_str("\n| commit → consumer, `relay-job run --follow`, steady rate, order on | events/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | reorders |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
+        for step in &latency {
+            out.push_str(&format!(
+                "| {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {} |\n",
+                step["label"].as_str().unwrap_or(""),
+                step["rate"],
+                step["p50_ms"].as_f64().unwrap_or(0.0),
+                step["p90_ms"].as_f64().unwrap_or(0.0),
+                step["p99_ms"].as_f64().unwrap_or(0.0),
+                step["p999_ms"].as_f64().unwrap_or(0.0),
+                step["max_ms"].as_f64().unwrap_or(0.0),
+                step["reorders"]
+            ));
+        }
+        out.push_str("\n![Commit to consumer latency percentiles of a following relay](bench/results/latency.svg)\n");
+    }
     if results["scale"].is_object() {
         out.push_str(&scale_markdown(&results["scale"]));
     }
@@ -1195,13 +1548,22 @@ async fn main() -> anyhow::Result<()> {
     match args.only.as_deref() {
         Some("api") => return print_json(&bench_api(&args).await?),
         Some("paths") => return print_json(&bench_paths(&args).await?),
+        Some("latency") => return print_json(&bench_latency(&args).await?),
         Some("scale") => return print_json(&bench_scale(&args).await?),
+        Some("report") => {
+            let results: Value = serde_json::from_str(&std::fs::read_to_string(format!(
+                "{}/latest.json",
+                args.out_dir
+            ))?)?;
+            return report(&results, &args);
+        }
         Some(_) => return print_json(&bench_relay(&args).await?),
         None => {}
     }
     let mut api = bench_api(&args).await?;
     api["paths"] = bench_paths(&args).await?;
-    let relay = bench_relay(&args).await?;
+    let mut relay = bench_relay(&args).await?;
+    relay["latency"] = bench_latency(&args).await?;
     let scale = bench_scale(&args).await?;
     let results = json!({
         "date": chrono_now().format("%Y-%m-%d").to_string(),
@@ -1216,8 +1578,20 @@ async fn main() -> anyhow::Result<()> {
         format!("{}/latest.json", args.out_dir),
         serde_json::to_string_pretty(&results)? + "\n",
     )?;
-    let table = markdown(&results);
-    std::fs::write(format!("{}/latest.md", args.out_dir), &table)?;
+    report(&results, &args)
+}
+
+/// Writes what is read from the results: the charts, `latest.md` and the README's table.
+fn report(results: &Value, args: &Args) -> anyhow::Result<()> {
+    for path in charts::write_all(results, std::path::Path::new(&args.out_dir))? {
+        say(format!("wrote {}", path.display()));
+    }
+    let table = markdown(results);
+    // latest.md sits next to the charts; the README links them from the repository's root.
+    std::fs::write(
+        format!("{}/latest.md", args.out_dir),
+        table.replace("](bench/results/", "]("),
+    )?;
     update_readme(&args.readme, &table)?;
     let _ = writeln!(std::io::stdout(), "{table}");
     Ok(())
