@@ -16,7 +16,8 @@
 //!   events with 2,000,000 published rows retained against none.
 //!
 //! - **Latency:** `Authorize` at half of each surface's peak rate, as a steady arrival rate
-//!   (open loop, so a slow answer does not hold the next request back); commit → consumer
+//!   (open loop, so a slow answer does not hold the next request back), and pgbench running the
+//!   same SQL at the same rates (`-R`, latencies from its transaction log); commit → consumer
 //!   latency of `relay-job run --follow` at a steady 1,000 events/s, with and without the outbox
 //!   NOTIFY ([`latency`]).
 //!
@@ -287,6 +288,7 @@ fn pgbench(
     key_hash: &str,
     concurrency: usize,
     seconds: u64,
+    rate: Option<f64>,
 ) -> anyhow::Result<Value> {
     let script = format!(
         r"\set n random(1, 9000000000000000000)
@@ -307,19 +309,28 @@ END;
     let path = std::env::temp_dir().join("payment-service-authorize.pgbench");
     std::fs::write(&path, script)?;
     let url = database_url(admin_url, database);
-    let output = Command::new("pgbench")
-        .args([
-            "-n",
-            "-M",
-            "prepared",
-            "-c",
-            &concurrency.to_string(),
-            "-j",
-            &concurrency.min(2).to_string(),
-            "-T",
-            &seconds.to_string(),
-            "-f",
-        ])
+    let log_dir = std::env::temp_dir().join(format!("pgbench-log-{}", uuid::Uuid::new_v4()));
+    let mut command = Command::new("pgbench");
+    command.args([
+        "-n",
+        "-M",
+        "prepared",
+        "-c",
+        &concurrency.to_string(),
+        "-j",
+        &concurrency.min(2).to_string(),
+        "-T",
+        &seconds.to_string(),
+    ]);
+    if let Some(rate) = rate {
+        // A steady arrival rate; every transaction's latency goes to a log.
+        std::fs::create_dir_all(&log_dir)?;
+        command
+            .args(["-R", &format!("{rate:.0}"), "--log", "--log-prefix"])
+            .arg(log_dir.join("tx"));
+    }
+    let output = command
+        .arg("-f")
         .arg(&path)
         .arg(&url)
         .output()
@@ -342,7 +353,30 @@ END;
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|v| v.parse::<f64>().ok())
         .unwrap_or(0.0);
-    Ok(json!({ "concurrency": concurrency, "tps": tps, "latency_avg_ms": latency }))
+    let mut result = json!({ "concurrency": concurrency, "tps": tps, "latency_avg_ms": latency });
+    if rate.is_some() {
+        result["rate_tps"] = json!(rate);
+        let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+        for entry in std::fs::read_dir(&log_dir)?.flatten() {
+            // "client transaction latency_us script epoch epoch_us schedule_lag_us": the
+            // latency counts from when the transaction was due, as the API's open-loop steps.
+            for line in std::fs::read_to_string(entry.path())?.lines() {
+                let fields: Vec<u64> = line
+                    .split_whitespace()
+                    .map(|f| f.parse().unwrap_or(0))
+                    .collect();
+                if let (Some(latency), Some(lag)) = (fields.get(2), fields.get(6)) {
+                    let _ = histogram.record((latency + lag).max(1));
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&log_dir);
+        let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
+        result["p50_ms"] = json!(ms(0.50));
+        result["p99_ms"] = json!(ms(0.99));
+        result["p999_ms"] = json!(ms(0.999));
+    }
+    Ok(result)
 }
 
 async fn bench_api(args: &Args) -> anyhow::Result<Value> {
@@ -424,13 +458,31 @@ async fn bench_api(args: &Args) -> anyhow::Result<Value> {
             &key_hash,
             concurrency,
             args.seconds,
+            None,
         )?;
         say(format!("pgbench: {result}"));
         pg.push(result);
     }
+    // The database's own tail at the half-peak steps' rates: 8 clients, like the API's.
+    let mut pg_half_peak = Vec::new();
+    for step in &half_peak {
+        let rate = step["rate_rps"].as_f64().unwrap_or(1.0);
+        let mut result = pgbench(
+            pg_name,
+            &args.admin_url,
+            &pg_merchant,
+            &key_hash,
+            8,
+            args.seconds,
+            Some(rate),
+        )?;
+        result["surface"] = step["surface"].clone();
+        say(format!("pgbench at the rate: {result}"));
+        pg_half_peak.push(result);
+    }
     Ok(json!({
         "ready_ms": ready_ms, "idle_rss_kib": idle_rss_kb, "steps": steps, "pgbench": pg,
-        "half_peak": half_peak,
+        "half_peak": half_peak, "half_peak_pgbench": pg_half_peak,
     }))
 }
 
@@ -1341,6 +1393,17 @@ fn markdown(results: &Value) -> String {
                 step["p99_ms"].as_f64().unwrap_or(0.0),
                 step["p999_ms"].as_f64().unwrap_or(0.0),
                 step["dropped"]
+            ));
+        }
+        for pg in api["half_peak_pgbench"].as_array().into_iter().flatten() {
+            out.push_str(&format!(
+                "| pgbench (same SQL, 8 clients) at the {} rate | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | |\n",
+                pg["surface"].as_str().unwrap_or(""),
+                pg["rate_tps"].as_f64().unwrap_or(0.0),
+                pg["tps"].as_f64().unwrap_or(0.0),
+                pg["p50_ms"].as_f64().unwrap_or(0.0),
+                pg["p99_ms"].as_f64().unwrap_or(0.0),
+                pg["p999_ms"].as_f64().unwrap_or(0.0),
             ));
         }
     }
