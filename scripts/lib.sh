@@ -82,14 +82,17 @@ ensure_tansu() {
         TANSU_INSTALL_PID=
     fi
     if [ ! -x "$TANSU" ]; then
-        log "installing tansu 0.6.0 with in-memory storage (once; about 20 minutes on 2 cores)"
+        log "installing tansu 0.6.0 with in-memory storage (once; about 15 minutes on 2 cores)"
         install_tansu
     fi
     export TANSU
 }
 
+# Builds in cargo's own temporary directory (not a CARGO_TARGET_DIR of the project's), which
+# cargo removes afterwards.
 install_tansu() {
-    cargo install --locked --quiet tansu --version 0.6.0 --features dynostore --root "$PAYMENT_SERVICE_CACHE/tansu"
+    env -u CARGO_TARGET_DIR cargo install --locked --quiet tansu --version 0.6.0 --features dynostore \
+        --root "$PAYMENT_SERVICE_CACHE/tansu"
 }
 
 # On a machine without tansu (and with KAFKA_BROKERS unset), starts its install in the
@@ -104,7 +107,7 @@ install_tansu_in_background() {
 
 # Exports KAFKA_BROKERS. When it is unset, makes sure a local Kafka-protocol broker runs:
 # tansu 0.6.0 from crates.io (in-memory storage) on 127.0.0.1:$TANSU_PORT, installed into the
-# cache on first use (a long build: about 25 minutes on 2 cores). A broker this function starts
+# cache on first use (a long build: about 15 minutes on 2 cores). A broker this function starts
 # is stopped by stop_started_services.
 ensure_broker() {
     if [ -n "${KAFKA_BROKERS:-}" ]; then return 0; fi
@@ -125,8 +128,15 @@ ensure_broker() {
     export KAFKA_BROKERS="127.0.0.1:$port"
 }
 
-# Stops what ensure_broker, start_pgbouncer and start_redis started (call it from an EXIT trap).
+# Stops what ensure_broker, start_pgbouncer and start_redis started, and a background tansu
+# install that was not waited for (the script failed first; the next run installs again).
+# Call it from an EXIT trap.
 stop_started_services() {
+    if [ -n "${TANSU_INSTALL_PID:-}" ]; then
+        pkill -TERM -P "$TANSU_INSTALL_PID" 2>/dev/null || true   # cargo, under the subshell
+        kill "$TANSU_INSTALL_PID" 2>/dev/null || true
+        wait "$TANSU_INSTALL_PID" 2>/dev/null || true
+    fi
     if [ -n "${STARTED_BROKER_PID:-}" ]; then
         kill "$STARTED_BROKER_PID" 2>/dev/null || true
         wait "$STARTED_BROKER_PID" 2>/dev/null || true

@@ -27,7 +27,8 @@ pub enum OutboxError {
 }
 
 /// Validates `event` against its schema and inserts it as a pending outbox row marked
-/// `payload_validated` (so the relay does not validate it again), in the caller's transaction. `traceparent` is a W3C trace context header value.
+/// `payload_validated` (so the relay does not validate it again), in the caller's transaction.
+/// `traceparent` is a W3C trace context header value.
 ///
 /// # Errors
 /// [`OutboxError::Schema`] for an invalid event (the caller must roll back), database errors.

@@ -324,7 +324,7 @@ pub struct DeadEventDetail {
     pub created_at: DateTime<Utc>,
     /// When a publish attempt first failed.
     pub first_failed_at: Option<DateTime<Utc>>,
-    /// The stored CloudEvent, as the relay would send it.
+    /// The stored CloudEvent (parsed here; the relay sends the stored JSON text).
     pub event: serde_json::Value,
     /// Transport headers stored with it (`traceparent`).
     pub headers: serde_json::Value,

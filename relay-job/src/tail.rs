@@ -39,9 +39,11 @@ pub struct TailReport {
     pub gaps: u64,
     /// Events of a payment that arrive after a later one.
     pub reorders: u64,
-    /// Repeated event ids with identical records (allowed after a crash).
+    /// Repeated event ids with identical records (allowed after a crash): the same bytes, or
+    /// the same JSON written differently (a relay release before 2026-12-07 wrote compact JSON
+    /// with sorted keys, later ones send the stored text).
     pub identical_duplicates: u64,
-    /// Repeated event ids whose records differ (never allowed).
+    /// Repeated event ids whose events differ (never allowed).
     pub conflicting_duplicates: u64,
     /// Records read from the DLQ topic.
     pub dead_letters: u64,
@@ -71,6 +73,19 @@ impl TailReport {
 struct PaymentTrack {
     last: i64,
     seen: HashMap<String, Vec<u8>>,
+}
+
+/// Whether two record values carry the same event: the same bytes, or JSON that parses to the
+/// same value.
+fn same_event(a: &[u8], b: &[u8]) -> bool {
+    a == b
+        || matches!(
+            (
+                serde_json::from_slice::<serde_json::Value>(a),
+                serde_json::from_slice::<serde_json::Value>(b),
+            ),
+            (Ok(a), Ok(b)) if a == b
+        )
 }
 
 /// A string field of a JSON object.
@@ -177,7 +192,7 @@ pub fn tail(args: &TailArgs, out: &mut impl std::io::Write) -> Result<TailReport
         let sequence = payment_events::parse_sequence(&sequence_header).unwrap_or(0);
         let track = payments.entry(key.clone()).or_default();
         let verdict = match track.seen.get(&id) {
-            Some(previous) if *previous == raw => {
+            Some(previous) if same_event(previous, &raw) => {
                 report.identical_duplicates += 1;
                 "duplicate"
             }
@@ -248,5 +263,21 @@ fn read_all(
             Some(Err(error)) => tracing::warn!(%error, "consumer error"),
             None => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_event;
+
+    #[test]
+    fn a_duplicate_written_differently_is_the_same_event_and_other_content_is_not() {
+        let compact = br#"{"data":{"amount_minor":100},"id":"e1"}"#;
+        let stored = br#"{"id": "e1", "data": {"amount_minor": 100}}"#;
+        let changed = br#"{"id": "e1", "data": {"amount_minor": 101}}"#;
+        assert!(same_event(compact, compact));
+        assert!(same_event(compact, stored));
+        assert!(!same_event(stored, changed));
+        assert!(!same_event(b"not json", b"not json "));
     }
 }

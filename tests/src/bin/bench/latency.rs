@@ -222,13 +222,19 @@ async fn write(
         let event_id = event.id;
         diesel::sql_query(
             "INSERT INTO outbox_events (event_id, aggregate_type, aggregate_id, aggregate_version, \
-             event_type, payload, headers) VALUES ($1, 'payment', $2, $3, $4, $5, '{}')",
+             event_type, payload, headers, payload_validated) \
+             VALUES ($1, 'payment', $2, $3, $4, $5, '{}', true)",
         )
         .bind::<SqlUuid, _>(event_id)
         .bind::<SqlUuid, _>(payment_id)
         .bind::<BigInt, _>(*version)
         .bind::<Text, _>("payment.authorized")
-        .bind::<Jsonb, _>(serde_json::to_value(&event)?)
+        // Validated as the API validates before its insert (and so marked).
+        .bind::<Jsonb, _>({
+            let payload = serde_json::to_value(&event)?;
+            payment_events::validate_event(&payload)?;
+            payload
+        })
         .execute(&mut conn)
         .await?;
         let committed = Instant::now();

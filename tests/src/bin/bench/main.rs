@@ -18,8 +18,8 @@
 //! - **Latency:** `Authorize` at half of each surface's peak rate, as a steady arrival rate
 //!   (open loop, so a slow answer does not hold the next request back), and pgbench running the
 //!   same SQL at the same rates (`-R`, latencies from its transaction log); commit → consumer
-//!   latency of `relay-job run --follow` at a steady 1,000 events/s, with and without the outbox
-//!   NOTIFY ([`latency`]).
+//!   latency of `relay-job run --follow` at a steady 1,000 events/s and at a twentieth of that,
+//!   with and without the outbox NOTIFY ([`latency`]).
 //!
 //! Writes `bench/results/latest.json`, `latest.md` and the charts ([`charts`]), and puts the
 //! table in the README.
@@ -358,15 +358,17 @@ END;
         result["rate_tps"] = json!(rate);
         let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
         for entry in std::fs::read_dir(&log_dir)?.flatten() {
-            // "client transaction latency_us script epoch epoch_us schedule_lag_us": the
-            // latency counts from when the transaction was due, as the API's open-loop steps.
+            // "client transaction latency_us script epoch epoch_us schedule_lag_us": with -R
+            // the latency already counts from when the transaction was due (its schedule lag
+            // included), as the API's open-loop steps do. pgbench spaces arrivals at random
+            // (Poisson), the API steps evenly: its bursts make pgbench's tail a little longer.
             for line in std::fs::read_to_string(entry.path())?.lines() {
                 let fields: Vec<u64> = line
                     .split_whitespace()
                     .map(|f| f.parse().unwrap_or(0))
                     .collect();
-                if let (Some(latency), Some(lag)) = (fields.get(2), fields.get(6)) {
-                    let _ = histogram.record((latency + lag).max(1));
+                if let Some(latency) = fields.get(2) {
+                    let _ = histogram.record((*latency).max(1));
                 }
             }
         }
@@ -396,6 +398,12 @@ async fn bench_api(args: &Args) -> anyhow::Result<Value> {
     let mut clients = Vec::new();
     for _ in 0..8 {
         clients.push(Client::connect(&api.base_url, &key).await?);
+    }
+    // Unmeasured warm-up on both surfaces: the first measured step should not be the one that
+    // meets a cold server and database (run B of 2026-12-07 measured gRPC at 1 client at 0.58
+    // of pgbench, while the same server gave 0.72-0.81 later in the run).
+    for (step, surface) in [Surface::Grpc, Surface::Rest].into_iter().enumerate() {
+        load(&clients, surface, 8, 2, 900 + step).await?;
     }
     let mut steps = Vec::new();
     for (step, (surface, concurrency)) in [Surface::Grpc, Surface::Rest]
@@ -463,7 +471,8 @@ async fn bench_api(args: &Args) -> anyhow::Result<Value> {
         say(format!("pgbench: {result}"));
         pg.push(result);
     }
-    // The database's own tail at the half-peak steps' rates: 8 clients, like the API's.
+    // The database's own tail at the half-peak steps' rates: 8 clients, like the API's
+    // client connections.
     let mut pg_half_peak = Vec::new();
     for step in &half_peak {
         let rate = step["rate_rps"].as_f64().unwrap_or(1.0);
@@ -742,6 +751,24 @@ async fn preload(url: &str, events: usize, payments: usize, published: bool) -> 
          FROM v ORDER BY version, id;"
     ))
     .await?;
+    // They are marked validated without passing the API, so check one of each type here: a
+    // mistake in the SQL above must fail the benchmark, not go out unchecked.
+    #[derive(diesel::QueryableByName)]
+    struct Sample {
+        #[diesel(sql_type = diesel::sql_types::Jsonb)]
+        payload: Value,
+    }
+    let samples = diesel_async::RunQueryDsl::load::<Sample>(
+        diesel::sql_query(
+            "SELECT DISTINCT ON (event_type) payload FROM outbox_events ORDER BY event_type, sequence",
+        ),
+        &mut conn,
+    )
+    .await?;
+    for sample in samples {
+        payment_events::validate_event(&sample.payload)
+            .map_err(|error| anyhow::anyhow!("preloaded event fails its schema: {error}"))?;
+    }
     vacuum(&mut conn).await
 }
 
@@ -1350,6 +1377,10 @@ fn markdown(results: &Value) -> String {
         m["rustc"].as_str().unwrap_or(""), m["postgresql"].as_str().unwrap_or(""), m["broker"].as_str().unwrap_or(""),
         m["librdkafka"].as_str().unwrap_or(""), results["seconds"], m["profile"].as_str().unwrap_or("")
     ));
+    // A part measured again on its own (`--only`) and put into the results by hand says so.
+    if let Some(note) = results["note"].as_str() {
+        out.push_str(&format!("{note}\n\n"));
+    }
     out.push_str("| API `Authorize` | concurrency | req/s | p50 ms | p99 ms | p99.9 ms | ÷ pgbench |\n|---|---:|---:|---:|---:|---:|---:|\n");
     for step in api["steps"].as_array().into_iter().flatten() {
         let pg = api["pgbench"]
