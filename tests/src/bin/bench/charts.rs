@@ -159,7 +159,7 @@ fn panel(
                 colour.stroke_width(2),
             ))?
             .label(*name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour));
+            .legend(legend_mark(colour));
         chart.draw_series(
             points
                 .iter()
@@ -175,11 +175,25 @@ fn panel(
                 PGBENCH.stroke_width(2),
             ))?
             .label(name)
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], PGBENCH));
+            .legend(legend_mark(PGBENCH));
     }
+    legend_box(&mut chart, SeriesLabelPosition::LowerRight)?;
+    Ok(())
+}
+
+/// A legend entry's mark: a short line in the series' colour.
+fn legend_mark(colour: RGBColor) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
+    move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour)
+}
+
+/// Draws the chart's legend at `position`, the same box in every chart.
+fn legend_box<'a, X: Ranged, Y: Ranged>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,
+    position: SeriesLabelPosition,
+) -> anyhow::Result<()> {
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
+        .position(position)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .draw()?;
@@ -270,13 +284,8 @@ fn relay(relay: &Value, path: &Path) -> anyhow::Result<()> {
             GOAL.stroke_width(2),
         ))?
         .label(format!("goal: 0.8 × min(a, b) = {goal:.0}"))
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], GOAL));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()?;
+        .legend(legend_mark(GOAL));
+    legend_box(&mut chart, SeriesLabelPosition::LowerRight)?;
     root.present()?;
     Ok(())
 }
@@ -327,7 +336,7 @@ fn latency(steps: &Value, path: &Path) -> anyhow::Result<()> {
                 colour.stroke_width(2),
             ))?
             .label(step["label"].as_str().unwrap_or_default().to_owned())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour));
+            .legend(legend_mark(colour));
         chart.draw_series(
             points
                 .iter()
@@ -345,13 +354,8 @@ fn latency(steps: &Value, path: &Path) -> anyhow::Result<()> {
             GOAL.stroke_width(2),
         ))?
         .label("goal: p99 ≤ 100 ms")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], GOAL));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()?;
+        .legend(legend_mark(GOAL));
+    legend_box(&mut chart, SeriesLabelPosition::UpperLeft)?;
     root.present()?;
     Ok(())
 }
